@@ -1,0 +1,1 @@
+"""restartctl: the daily restart orchestrator."""

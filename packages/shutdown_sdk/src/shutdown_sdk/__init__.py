@@ -1,0 +1,1 @@
+"""Graceful pause, drain, state save and shutdown for FastAPI services."""
