@@ -40,3 +40,10 @@ def key_prefix(redis_url: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def postgres_dsn() -> str:
     return postgres_dsn_or_fail()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # httpx logs every request at INFO: the polling in these tests would drown real logs.
+    import logging
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -8,7 +8,8 @@ included copies behind the app's own routes, so they cost nothing on the hot pat
 from __future__ import annotations
 
 import hmac
-from typing import TYPE_CHECKING, Annotated, Any
+import logging
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.exception_handlers import (
@@ -16,6 +17,7 @@ from fastapi.exception_handlers import (
     request_validation_exception_handler,
 )
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.asyncexitstack import AsyncExitStackMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,10 +25,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.types import ASGIApp
 
-from shutdown_sdk._lifecycle import LifecycleConflict
+from shutdown_sdk._lifecycle import Lifecycle, LifecycleConflict
 
-if TYPE_CHECKING:
-    from shutdown_sdk._lifecycle import Lifecycle
+logger = logging.getLogger("shutdown_sdk")
 
 _bearer = HTTPBearer(auto_error=False, description="The service's SHUTDOWN_ADMIN_TOKEN.")
 
@@ -90,8 +91,8 @@ class ActionBody(BaseModel):
     reason: str | None = Field(default=None, max_length=200)
 
 
-Admin = Annotated["Lifecycle", Depends(require_admin)]
-Lc = Annotated["Lifecycle", Depends(get_lifecycle)]
+Admin = Annotated[Lifecycle, Depends(require_admin)]
+Lc = Annotated[Lifecycle, Depends(get_lifecycle)]
 Timeout = Annotated[
     float | None,
     Query(
@@ -208,6 +209,7 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
+    logger.error("admin route %s failed", request.url.path, exc_info=exc)
     return JSONResponse({"detail": f"internal error: {type(exc).__name__}"}, status_code=500)
 
 
@@ -216,9 +218,10 @@ def control_app(metrics: Any = None) -> ASGIApp:
 
     ``metrics`` (a ``LifecycleMetrics``) adds ``/metrics`` in Prometheus text format.
     """
-    router: ASGIApp = admin_router
+    # The same inner stack FastAPI builds around its router (dependencies with yield need it).
+    router: ASGIApp = AsyncExitStackMiddleware(admin_router)
     if metrics is not None:
-        router = metrics.wrap(admin_router)
+        router = metrics.wrap(router)
     return ExceptionMiddleware(
         router,
         handlers={
