@@ -1,0 +1,140 @@
+"""Schedules that start ``restartctl run`` at the window's start: cron, systemd, Kubernetes.
+
+Each is computed from ``window.start``, ``window.days`` and ``window.timezone``
+so the wall-clock time holds across DST changes. None of them retries a
+failed run: recovering a half-restarted fleet is an operator's decision.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shlex
+
+from restart_orchestrator.config import WEEKDAYS, Fleet
+
+_CRON_DAY = {"sun": "0", "mon": "1", "tue": "2", "wed": "3", "thu": "4", "fri": "5", "sat": "6"}
+
+
+def _window_seconds(fleet: Fleet) -> int:
+    window = fleet.config.window
+    start = dt.datetime.combine(dt.date(2000, 1, 1), window.start)
+    end = dt.datetime.combine(dt.date(2000, 1, 1), window.end)
+    if end <= start:
+        end += dt.timedelta(days=1)
+    return int((end - start).total_seconds())
+
+
+def _run_argv(fleet: Fleet, restartctl: str, config_path: str | None) -> list[str]:
+    return [restartctl, "run", "--config", config_path or str(fleet.path.resolve())]
+
+
+def cron_schedule(
+    fleet: Fleet,
+    *,
+    restartctl: str = "restartctl",
+    config_path: str | None = None,
+    log: str | None = None,
+) -> str:
+    """A crontab entry (CRON_TZ keeps it on the window's wall clock)."""
+    window = fleet.config.window
+    days = list(window.days)
+    dow = "*" if len(days) == 7 else ",".join(_CRON_DAY[d] for d in WEEKDAYS if d in days)
+    log = log or f"/var/log/restartctl-{fleet.name}.log"
+    command = shlex.join(_run_argv(fleet, restartctl, config_path)) + " --output json"
+    return (
+        f"# restartctl: daily restart of fleet {fleet.name!r} at {window.start:%H:%M} "
+        f"{window.timezone}\n"
+        "# CRON_TZ needs cronie (RHEL, Fedora, Arch); elsewhere prefer the systemd timer.\n"
+        f"CRON_TZ={window.timezone}\n"
+        f"{window.start.minute} {window.start.hour} * * {dow} {command} >> {log} 2>&1\n"
+    )
+
+
+def systemd_schedule(
+    fleet: Fleet, *, restartctl: str = "/usr/local/bin/restartctl", config_path: str | None = None
+) -> str:
+    """A oneshot service and its timer (a timer never starts a unit that is still active)."""
+    window = fleet.config.window
+    days = list(window.days)
+    day_spec = "" if len(days) == 7 else ",".join(d.capitalize() for d in WEEKDAYS if d in days)
+    calendar = f"{day_spec} *-*-* {window.start:%H:%M}:00 {window.timezone}".strip()
+    unit = f"restartctl-{fleet.name}"
+    command = shlex.join(_run_argv(fleet, restartctl, config_path)) + " --output json"
+    return (
+        f"# /etc/systemd/system/{unit}.service\n"
+        "[Unit]\n"
+        f"Description=Daily restart of fleet {fleet.name} (restartctl)\n"
+        "Wants=network-online.target\n"
+        "After=network-online.target\n"
+        "\n"
+        "[Service]\n"
+        "Type=oneshot\n"
+        f"ExecStart={command}\n"
+        f"TimeoutStartSec={int(fleet.config.lock.ttl)}\n"
+        "# SIGTERM lets restartctl leave its journal consistent; `restartctl recover` resumes.\n"
+        "KillMode=mixed\n"
+        "\n"
+        f"# /etc/systemd/system/{unit}.timer\n"
+        "[Unit]\n"
+        f"Description=Daily restart of fleet {fleet.name} at {window.start:%H:%M} "
+        f"{window.timezone}\n"
+        "\n"
+        "[Timer]\n"
+        f"OnCalendar={calendar}\n"
+        "# A missed window must not fire late, in trading hours.\n"
+        "Persistent=false\n"
+        "AccuracySec=1s\n"
+        "\n"
+        "[Install]\n"
+        "WantedBy=timers.target\n"
+    )
+
+
+def kubernetes_schedule(
+    fleet: Fleet,
+    *,
+    image: str = "restartctl:latest",
+    namespace: str = "default",
+    config_path: str = "/etc/restartctl/fleet.toml",
+) -> str:
+    """A CronJob manifest; ``concurrencyPolicy: Forbid`` and no automatic retries."""
+    window = fleet.config.window
+    days = list(window.days)
+    dow = "*" if len(days) == 7 else ",".join(_CRON_DAY[d] for d in WEEKDAYS if d in days)
+    name = f"restartctl-{fleet.name}"
+    return f"""\
+apiVersion: batch/v1
+kind: CronJob
+metadata:
+  name: {name}
+  namespace: {namespace}
+spec:
+  schedule: "{window.start.minute} {window.start.hour} * * {dow}"
+  timeZone: "{window.timezone}"
+  concurrencyPolicy: Forbid
+  # Start within the window or not at all.
+  startingDeadlineSeconds: {_window_seconds(fleet)}
+  successfulJobsHistoryLimit: 3
+  failedJobsHistoryLimit: 5
+  jobTemplate:
+    spec:
+      # A failed restart is recovered by an operator (`restartctl recover`), never retried.
+      backoffLimit: 0
+      activeDeadlineSeconds: {int(fleet.config.lock.ttl)}
+      template:
+        spec:
+          restartPolicy: Never
+          serviceAccountName: {name}
+          containers:
+            - name: restartctl
+              image: {image}
+              args: ["run", "--config", "{config_path}", "--output", "json"]
+              volumeMounts:
+                - name: fleet-config
+                  mountPath: /etc/restartctl
+                  readOnly: true
+          volumes:
+            - name: fleet-config
+              configMap:
+                name: {name}
+"""
