@@ -78,6 +78,7 @@ class Lifecycle:
         self.refusing = False  # read by the middleware on every request
         self.retry_after_header = str(self.settings.retry_after).encode()
         self._state = LifecycleState.STARTING
+        self._paused = False
         self._resumed = asyncio.Event()
         self._resumed.set()
         self._store = store
@@ -116,11 +117,14 @@ class Lifecycle:
 
     @property
     def paused(self) -> bool:
-        """Whether background work should take no new work (also true once stopping)."""
-        return not self._resumed.is_set()
+        """Whether an operator paused the service (kept across a restart, in the snapshot)."""
+        return self._paused
 
     async def wait_until_resumed(self) -> None:
-        """Return at once when not paused, else when resumed (never while stopping)."""
+        """Return at once when not paused, else when resumed or when the service stops.
+
+        Loops should check :attr:`stopping` after it returns.
+        """
         await self._resumed.wait()
 
     @property
@@ -300,6 +304,7 @@ class Lifecycle:
     async def startup(self, app: Any = None) -> None:
         """Restore state, learn how to exit, then report ready (or paused)."""
         self._started_at = time.monotonic()
+        _ensure_log_output()
         if app is not None:
             _move_sdk_routes_last(app)
         settings = self.settings
@@ -332,6 +337,7 @@ class Lifecycle:
         self._exit = ExitSignals(self._sigterm_received, settings.exit_signal_target)
         self._exit.install()
         if paused:
+            self._paused = True
             self._resumed.clear()
         self._set_state(LifecycleState.PAUSED if paused else LifecycleState.READY)
 
@@ -414,6 +420,7 @@ class Lifecycle:
     async def _apply_pause(self, paused: bool, *, reason: str | None = None) -> bool:
         if paused == self.paused or self._state.stopping:
             return False
+        self._paused = paused
         if paused:
             self._resumed.clear()  # loops see it before the hooks run
             self._set_state(LifecycleState.PAUSED, reason=reason)
@@ -743,6 +750,20 @@ def _move_sdk_routes_last(app: Any) -> None:
     sdk = [r for r in routes if getattr(r, "endpoint", None) in SDK_ENDPOINTS]
     if sdk:
         routes[:] = [r for r in routes if getattr(r, "endpoint", None) not in SDK_ENDPOINTS] + sdk
+
+
+def _ensure_log_output() -> None:
+    """Show lifecycle logs when the app configured no logging (uvicorn configures only its own).
+
+    An operator must see the drain and the save in the service's output.
+    """
+    if logger.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s:     [shutdown_sdk] %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
 
 
 def _describe(exc: BaseException) -> str:
