@@ -167,7 +167,8 @@ async def test_pause_and_resume_are_idempotent() -> None:
         assert (second["state"], second["changed"]) == ("paused", False)
         assert calls["pause"] == 1
         health = await running.client.get("/health")
-        assert health.status_code == 200 and health.json()["paused"] is True
+        assert health.status_code == 200
+        assert health.json()["paused"] is True
         assert (await running.client.get("/health/ready")).status_code == 200
         resumed = (await running.client.post("/admin/resume", headers=AUTH)).json()
         assert (resumed["state"], resumed["changed"]) == ("ready", True)
@@ -205,9 +206,12 @@ async def test_save_state_writes_a_snapshot() -> None:
     async with run_lifecycle(app) as running:
         calls["orders"] = 7
         body = (await running.client.post("/admin/save-state", headers=AUTH)).json()
-        assert body["ok"] is True and body["store"] == "memory"
-        assert body["size_bytes"] > 0 and body["checksum"].startswith("sha256:")
-        assert store.current is not None and store.current.state == {"orders": 7}
+        assert body["ok"] is True
+        assert body["store"] == "memory"
+        assert body["size_bytes"] > 0
+        assert body["checksum"].startswith("sha256:")
+        assert store.current is not None
+        assert store.current.state == {"orders": 7}
 
 
 async def test_failing_save_hook_keeps_its_last_good_value() -> None:
@@ -251,7 +255,8 @@ async def test_hanging_and_raising_hooks_do_not_stop_the_shutdown() -> None:
     closers = {h["name"]: h for h in status["hooks"]["close"]}
     assert "ZeroDivisionError" in closers["divides"]["error"]
     assert "timed out" in closers["hangs"]["error"]
-    assert store.current is not None and "orders" in store.current.state
+    assert store.current is not None
+    assert "orders" in store.current.state
 
 
 async def test_draining_refuses_new_requests_but_serves_admin() -> None:
@@ -294,7 +299,7 @@ async def test_metrics_are_served() -> None:
 
 async def test_restore_hook_receives_saved_value_and_state_is_paused_again() -> None:
     store = MemoryStateStore()
-    app, lifecycle, calls = build_app(store)
+    app, _lifecycle, calls = build_app(store)
     async with run_lifecycle(app) as running:
         calls["orders"] = 5
         await running.client.post("/admin/pause", headers=AUTH)

@@ -46,8 +46,10 @@ def test_sigterm_runs_the_same_sequence_as_the_admin_call(
     assert admin["state"]["counter"]["requests"] == sigterm["state"]["counter"]["requests"] == 3
     assert admin["state"]["counter"]["orders"] == ["o-admin"]
     assert sigterm["state"]["counter"]["orders"] == ["o-sigterm"]
-    assert admin["shutdown"]["reason"] == "admin" and sigterm["shutdown"]["reason"] == "sigterm"
-    assert admin["shutdown"]["drained"] and sigterm["shutdown"]["drained"]
+    assert admin["shutdown"]["reason"] == "admin"
+    assert sigterm["shutdown"]["reason"] == "sigterm"
+    assert admin["shutdown"]["drained"]
+    assert sigterm["shutdown"]["drained"]
 
 
 def test_file_store_state_is_restored_on_next_start(
@@ -100,7 +102,8 @@ def test_redis_down_during_save_falls_back_to_files_and_says_so(
         private.stop()
         saved = httpx.post(f"{server.base_url}/admin/save-state", headers=AUTH, timeout=30)
         assert saved.status_code == 200, saved.text
-        assert saved.json()["fallback"] is True and saved.json()["store"] == "file"
+        assert saved.json()["fallback"] is True
+        assert saved.json()["store"] == "file"
         assert "primary store failed" in saved.json()["error"]
         server.signal(signal.SIGTERM)
         server.wait_exit(60)
@@ -133,7 +136,7 @@ def test_one_shutdown_stops_every_uvicorn_worker(start_service: StartService) ->
             str(port),
             "--host",
             "127.0.0.1",
-        ],  # fmt: skip
+        ],
         port=port,
     )
     pids = set()
@@ -172,7 +175,7 @@ def test_pause_reaches_every_worker_through_redis(
             str(port),
             "--host",
             "127.0.0.1",
-        ],  # fmt: skip
+        ],
         port=port,
     )
     assert httpx.post(f"{server.base_url}/admin/pause", headers=AUTH).status_code == 200
@@ -181,7 +184,8 @@ def test_pause_reaches_every_worker_through_redis(
     while time.monotonic() < deadline and (len(seen) < 2 or not all(seen.values())):
         status = httpx.get(f"{server.base_url}/admin/status", headers=AUTH).json()
         seen[status["pid"]] = status["paused"]
-    assert len(seen) == 2 and all(seen.values()), seen
+    assert len(seen) == 2, seen
+    assert all(seen.values()), seen
     client = redis.Redis.from_url(redis_url)
     events = client.xrange(f"{key_prefix}:events", "-", "+")
     client.close()

@@ -54,7 +54,7 @@ def test_a_save_into_a_read_only_directory_fails_loudly(tmp_path: Path) -> None:
     else:
         tmp_path.chmod(0o500)
         store = FileStateStore(tmp_path, "svc")
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="."):
         asyncio.run(store.save(snap(1)))
 
 
@@ -64,7 +64,8 @@ def test_redis_store_round_trip_and_rollback(redis_url: str, key_prefix: str) ->
         try:
             await store.save(snap(1))
             receipt = await store.save(snap(2))
-            assert receipt.key == f"{key_prefix}:svc:snapshot" and not receipt.fallback
+            assert receipt.key == f"{key_prefix}:svc:snapshot"
+            assert not receipt.fallback
             assert (await store.load_previous()).state == {"n": 1}  # type: ignore[union-attr]
             assert await store.rollback() is True
             assert (await store.load()).state == {"n": 1}  # type: ignore[union-attr]
@@ -82,7 +83,9 @@ def test_redis_unreachable_falls_back_to_files(tmp_path: Path) -> None:
         assert isinstance(store, RedisStateStore)
         store.backoff = 0.01
         receipt = await store.save(snap(3))
-        assert receipt.fallback and receipt.store == "file" and receipt.error
+        assert receipt.fallback
+        assert receipt.store == "file"
+        assert receipt.error
         assert (await store.load()).state == {"n": 3}  # type: ignore[union-attr]
         await store.aclose()
 
