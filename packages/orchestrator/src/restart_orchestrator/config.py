@@ -377,7 +377,8 @@ def load_fleet(path: Path | str) -> Fleet:
     except ValidationError as exc:
         raise ConfigError(path, _issues_from(exc)) from None
     startup, shutdown, issues = derive_levels(config)
-    issues += _lock_issues(config, startup, shutdown)
+    if not issues:
+        issues += _lock_issues(config, startup, shutdown)
     if issues:
         raise ConfigError(path, issues)
     return Fleet(config=config, path=path, startup_levels=startup, shutdown_levels=shutdown)

@@ -153,6 +153,9 @@ class RedisFleetLock:
         except RedisError as exc:
             await self.client.aclose()
             raise LockHeld(f"cannot take the lock {self.key}: Redis error: {exc}") from exc
+        except BaseException:
+            await self.client.aclose()
+            raise
         return notes
 
     async def release(self) -> None:
