@@ -115,12 +115,16 @@ class ExitSignals:
             config.timeout_graceful_shutdown = seconds
 
     def request_exit(self, *, whole_service: bool) -> bool:
-        """Ask the server to exit; ``whole_service`` signals a multi-worker supervisor."""
-        self.exit_requested = True
+        """Ask the server to exit; ``whole_service`` signals a multi-worker supervisor.
+
+        The supervisor then sends SIGTERM to every worker, this one included: that
+        signal finds this worker's drain already running and waits for it.
+        """
         if whole_service and self.parent_pid is not None:
             logger.info("signalling the server supervisor (pid %d) to stop", self.parent_pid)
             os.kill(self.parent_pid, signal.SIGTERM)
             return True
+        self.exit_requested = True
         if self._server_handler is not None:
             self._pass_to_server()
             return True

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 # Control-plane routes are never counted (a drain would wait for its own status
 # polls) and never refused (the orchestrator must see the drain).
-CONTROL_PREFIXES = ("/admin/", "/health/", "/metrics")
+CONTROL_PREFIXES = ("/admin/", "/health/")
 CONTROL_PATHS = frozenset({"/health", "/metrics"})
 
 _REFUSAL_BODY = b'{"detail":"service is shutting down; retry on another instance"}'
