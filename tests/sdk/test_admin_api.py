@@ -273,7 +273,7 @@ async def test_draining_refuses_new_requests_but_serves_admin() -> None:
         assert (await running.client.get("/admin/status", headers=AUTH)).status_code == 200
         conflict = await running.client.post("/admin/resume", headers=AUTH)
         assert conflict.status_code == 409
-        lifecycle.work.interrupt()
+        lifecycle.cut_drain_short()
 
 
 async def test_tracked_decorator_registers_work(harness: LifecycleHarness) -> None:

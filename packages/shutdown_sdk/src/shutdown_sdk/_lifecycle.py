@@ -589,8 +589,12 @@ class Lifecycle:
             self.request_shutdown(reason="sigterm")
         elif self._exit is not None and self._exit.sigterm_count > 1:
             logger.warning("%s: second SIGTERM: cutting the drain short", self.service)
-            self._hurry.set()
-            self.work.interrupt()
+            self.cut_drain_short()
+
+    def cut_drain_short(self) -> None:
+        """Stop waiting (pre-drain delay, requests, work) and go on to save and close now."""
+        self._hurry.set()
+        self.work.interrupt()
 
     async def _drain_then_exit(self, deadline: float, reason: str) -> None:
         # 1. (done) readiness answers 503, new requests get 503 + Retry-After.
