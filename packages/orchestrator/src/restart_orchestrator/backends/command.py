@@ -24,7 +24,7 @@ import re
 import time
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from restart_orchestrator.backends.base import (
     Backend,
@@ -61,6 +61,16 @@ class CommandBackendConfig(BackendConfig):
     poll_interval_s: float = Field(default=0.2, gt=0)
     cwd: str | None = None
     env: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("running_regex")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from exc
+        return value
 
 
 class CommandBackend(Backend):

@@ -294,6 +294,7 @@ class KubernetesBackend(Backend):
                 namespace=self.config.namespace,
                 timeout=self.config.request_timeout_s,
                 field_manager="restartctl",
+                trust_env=self.config.server is None,  # a local proxy URL must not go via a proxy
             )
         return self._client
 
@@ -302,7 +303,13 @@ class KubernetesBackend(Backend):
             if self.config.kubeconfig is not None:
                 config = lightkube.KubeConfig.from_file(self.config.kubeconfig)
             elif self.config.server is not None:
-                return lightkube.KubeConfig.from_server(self.config.server, self.config.namespace)
+                from lightkube.config.models import Cluster, User
+
+                return lightkube.KubeConfig.from_one(
+                    cluster=Cluster(server=self.config.server),
+                    user=User(),  # no credentials: kubectl proxy (or the tests' fake) adds none
+                    namespace=self.config.namespace,
+                )
             else:
                 config = lightkube.KubeConfig.from_env()
         except lightkube.ConfigError as exc:

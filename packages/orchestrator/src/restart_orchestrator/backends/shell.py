@@ -3,7 +3,7 @@
 A command runs in its own process group so that a timeout ends the whole tree
 it started (``sh -c "a | b"``), not just the shell.
 
-    >>> result = asyncio.run(run_shell("echo hello", timeout_s=5))  # doctest: +SKIP
+    >>> result = asyncio.run(run_shell("echo hello", timeout_s=5))
     >>> result.ok, result.output
     (True, 'hello\\n')
 """

@@ -185,11 +185,11 @@ class SupervisorBackend(Backend):
         exits = re.findall(rf"stopped: {name} \(([^)\n]*)\)", log)
         how = exits[-1] if exits else "stopped"
         if killed:
-            return True, f"{how}: SIGKILL after stopwaitsecs"
+            return True, f"killed with SIGKILL after stopwaitsecs ({how})"
         return False, how
 
     async def _start_failure(self, fault: xmlrpc.client.Fault) -> str:
-        why = "could not be spawned" if fault.faultCode == SPAWN_ERROR else "exited while starting"
+        why = "failed to start" if fault.faultCode == SPAWN_ERROR else "exited while starting"
         detail = ""
         try:
             info = await self._info()
@@ -280,7 +280,9 @@ class _SupervisorTransport(xmlrpc.client.Transport):
 
     def make_connection(self, host: Any) -> http.client.HTTPConnection:
         if self.socket_path is not None:
-            return _UnixHTTPConnection(self.socket_path, self.timeout)
+            unix = _UnixHTTPConnection(self.socket_path, self.timeout)
+            self._connection = host, unix  # so that close() closes it
+            return unix
         connection = super().make_connection(host)
         connection.timeout = self.timeout
         return connection

@@ -7,9 +7,10 @@
 ``run_backup`` never raises; its result reads like a check's (kind
 ``backup``), with ``returncode`` and the tail of the output in ``details``.
 
-    >>> result = await run_backup(BackupConfig(command="true"))  # doctest: +SKIP
-    >>> result.ok
-    True
+    >>> import asyncio
+    >>> result = asyncio.run(run_backup(BackupConfig(command="echo dumped", timeout_s=60)))
+    >>> result.ok, result.details["output_tail"]
+    (True, 'dumped')
 """
 
 from __future__ import annotations
