@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.anyio
 
 
 def command_backend(grace: float = 5.0, **options: object) -> CommandBackend:
-    config = CommandBackendConfig(**options)  # type: ignore[arg-type]
+    config = CommandBackendConfig(**options)
     target = ServiceTarget("execution", "http://127.0.0.1:1", None, shutdown_grace_s=grace)
     return CommandBackend(config, target)
 
@@ -39,7 +40,7 @@ def pid_file(tmp_path: Path) -> Iterator[Path]:
         os.kill(int(path.read_text()), signal.SIGKILL)
 
 
-def daemon_commands(program: str, pid_file: Path, log: Path) -> dict[str, str]:
+def daemon_commands(program: str, pid_file: Path, log: Path) -> dict[str, Any]:
     """start/stop/status of ``apps/<program>.py`` as a background process with a pid file."""
     return {
         "start": f"nohup {sys.executable} {APPS / program}.py > {log} 2>&1 & echo $! > {pid_file}",

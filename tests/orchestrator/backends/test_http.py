@@ -29,7 +29,7 @@ pytestmark = pytest.mark.anyio
 def http_backend(
     url: str, *, grace: float = 5.0, token: str | None = ADMIN_TOKEN, **options: object
 ) -> HttpBackend:
-    config = HttpBackendConfig(exit_margin_s=1.0, **options)  # type: ignore[arg-type]
+    config = HttpBackendConfig(exit_margin_s=1.0, **options)
     return HttpBackend(config, ServiceTarget("backend-probe", url, token, shutdown_grace_s=grace))
 
 

@@ -27,7 +27,7 @@ pytestmark = pytest.mark.anyio
 def backend(
     server: Supervisord, program: str, *, grace: float = 5.0, **options: object
 ) -> SupervisorBackend:
-    config = SupervisorBackendConfig(url=server.socket_url, program=program, **options)  # type: ignore[arg-type]
+    config = SupervisorBackendConfig(url=server.socket_url, program=program, **options)
     target = ServiceTarget(program, "http://127.0.0.1:1", ADMIN_TOKEN, shutdown_grace_s=grace)
     built = build_backend(config, target)
     assert isinstance(built, SupervisorBackend)
@@ -145,7 +145,7 @@ async def test_inet_server_with_credentials(supervisord: Supervisord) -> None:
         SupervisorBackendConfig(
             url=supervisord.http_url,
             username="ops",
-            password="s3cret",  # type: ignore[arg-type]
+            password="s3cret",
         ),
         target,
     )
@@ -154,7 +154,7 @@ async def test_inet_server_with_credentials(supervisord: Supervisord) -> None:
         SupervisorBackendConfig(
             url=supervisord.http_url,
             username="ops",
-            password="guess",  # type: ignore[arg-type]
+            password="guess",
         ),
         target,
     )

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
 import time
 from typing import Any, Literal
 
@@ -44,7 +46,12 @@ class TcpCheck(Check):
         try:
             _, writer = await asyncio.open_connection(self.config.host, self.config.port)
         except OSError as exc:
-            return f"cannot connect to {self.config.host}:{self.config.port}: {exc.strerror or exc}"
+            # asyncio's strerror is "Connect call failed (...)"; the errno says why.
+            if isinstance(exc, socket.gaierror) or not exc.errno:
+                why = exc.strerror or str(exc)
+            else:
+                why = os.strerror(exc.errno)
+            return f"cannot connect to {self.config.host}:{self.config.port}: {why}"
         details["latency_ms"] = elapsed_ms(started)
         writer.close()
         with contextlib.suppress(OSError):  # a reset on close is fine: the connect succeeded
