@@ -75,13 +75,15 @@ async def test_starting_a_running_program_is_fine(supervisord: Supervisord) -> N
 async def test_program_ignoring_sigterm_is_killed_and_reported_forced(
     supervisord: Supervisord,
 ) -> None:
-    stubborn = backend(supervisord, "stubborn", grace=1.0)
+    """``stubborn`` has stopwaitsecs=1, shorter than the service's grace: the detail says so."""
+    stubborn = backend(supervisord, "stubborn", grace=3.0)
     await wait_state(stubborn, ProcessState.RUNNING)
 
     result = await stubborn.stop()
 
     assert (result.graceful, result.forced) == (False, True)
-    assert "SIGKILL" in result.detail
+    assert "killed with SIGKILL after stopwaitsecs" in result.detail
+    assert "stopwaitsecs (1 s) is shorter than the grace (3 s)" in result.detail
     assert result.duration_s >= 0.9
     assert await stubborn.state() == ProcessState.STOPPED
 

@@ -199,7 +199,8 @@ class HttpBackend(Backend):
             async with self._client() as client:
                 response = await client.post(
                     "/admin/shutdown",
-                    params={"timeout": f"{max(grace, 0.001):g}"},
+                    # The SDK accepts 0 < timeout <= 3600.
+                    params={"timeout": f"{min(max(grace, 0.001), 3600):g}"},
                     headers={"Authorization": f"Bearer {token}"},
                 )
         except httpx.TransportError:

@@ -107,6 +107,7 @@ class SupervisorBackend(Backend):
         if info["statename"] not in _RUNNING:
             return StopResult(True, False, 0.0, f"already stopped ({info['statename']})")
         pid = int(info["pid"])
+        stopwaitsecs = (await self._program_config()).get("stopwaitsecs")
         try:
             await self._call(
                 "stopProcess", self.program, True, timeout_s=grace + self.config.rpc_margin_s
@@ -122,18 +123,26 @@ class SupervisorBackend(Backend):
                 raise self._error(fault) from fault
             return StopResult(True, False, time.monotonic() - started, "already stopped")
         duration = time.monotonic() - started
-        forced, how = await self._how_it_stopped(pid, duration)
+        forced, how = await self._how_it_stopped(pid, duration, stopwaitsecs)
+        if isinstance(stopwaitsecs, int) and stopwaitsecs < grace:
+            how += (
+                f"; note: supervisord's stopwaitsecs ({stopwaitsecs} s) is shorter than the "
+                f"grace ({grace:g} s): it kills before the service may finish draining"
+            )
         return StopResult(not forced, forced, duration, how)
 
     async def start(self) -> None:
+        # startProcess(wait=True) answers only after startsecs: never time out before that.
+        startsecs = (await self._program_config()).get("startsecs")
+        timeout = self.config.start_timeout_s
+        if isinstance(startsecs, int):
+            timeout = max(timeout, startsecs + self.config.rpc_margin_s)
         try:
-            await self._call(
-                "startProcess", self.program, True, timeout_s=self.config.start_timeout_s
-            )
+            await self._call("startProcess", self.program, True, timeout_s=timeout)
         except _Timeout:
             raise BackendError(
-                f"{self.program} did not reach RUNNING within {self.config.start_timeout_s:.0f} s "
-                f"(supervisord at {self.config.url}); raise start_timeout_s above its startsecs"
+                f"{self.program} did not reach RUNNING within {timeout:.0f} s "
+                f"(supervisord at {self.config.url})"
             ) from None
         except xmlrpc.client.Fault as fault:
             if fault.faultCode == ALREADY_STARTED:
@@ -158,6 +167,18 @@ class SupervisorBackend(Backend):
         assert isinstance(info, dict)
         return info
 
+    async def _program_config(self) -> dict[str, Any]:
+        """The program's entry of ``getAllConfigInfo`` (supervisor >= 3.3), else ``{}``."""
+        group, _, name = self.program.rpartition(":")
+        try:
+            entries = await self._call("getAllConfigInfo")
+        except (xmlrpc.client.Fault, _Timeout):
+            return {}
+        for entry in entries if isinstance(entries, list) else []:
+            if entry.get("name") == name and entry.get("group") == (group or name):
+                return dict(entry)
+        return {}
+
     async def _kill(self) -> None:
         try:
             await self._call("signalProcess", self.program, "KILL")
@@ -172,21 +193,30 @@ class SupervisorBackend(Backend):
                 )
             await asyncio.sleep(0.1)
 
-    async def _how_it_stopped(self, pid: int, duration: float) -> tuple[bool, str]:
-        """Read supervisord's main log for what happened to ``pid`` (forced, exit message)."""
+    async def _how_it_stopped(
+        self, pid: int, duration: float, stopwaitsecs: object
+    ) -> tuple[bool, str]:
+        """Whether supervisord had to SIGKILL ``pid``, and its exit message, from its main log.
+
+        Without a readable log (logfile=syslog, loglevel above warn) the timing decides:
+        a stop that took the whole of stopwaitsecs (or the grace) was most likely forced.
+        """
         name = re.escape(self.program.rsplit(":", 1)[-1])
         try:
             log = str(await self._call("readLog", -_LOG_TAIL_BYTES, 0))
         except (xmlrpc.client.Fault, _Timeout):
-            forced = duration >= self.target.shutdown_grace_s
-            note = "stop took the whole grace period" if forced else "stopped within the grace"
-            return forced, f"{note} (supervisord's log unreadable)"
+            log = ""
         killed = re.search(rf"killing '{name}' \({pid}\) with SIGKILL", log) is not None
         exits = re.findall(rf"stopped: {name} \(([^)\n]*)\)", log)
-        how = exits[-1] if exits else "stopped"
         if killed:
+            how = exits[-1] if exits else "terminated by SIGKILL"
             return True, f"killed with SIGKILL after stopwaitsecs ({how})"
-        return False, how
+        if exits:
+            return False, exits[-1]
+        bound = stopwaitsecs if isinstance(stopwaitsecs, int) else self.target.shutdown_grace_s
+        if duration >= bound:
+            return True, f"stop took {duration:.1f} s >= {bound:g} s (judged by time: log unread)"
+        return False, f"stopped in {duration:.1f} s (supervisord's log unread)"
 
     async def _start_failure(self, fault: xmlrpc.client.Fault) -> str:
         why = "failed to start" if fault.faultCode == SPAWN_ERROR else "exited while starting"
