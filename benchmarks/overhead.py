@@ -48,7 +48,7 @@ def rotations(names: list[str], rounds: int) -> list[list[str]]:
 def run(*, quick: bool = False, loadgen: str = "auto") -> list[Figure]:
     section("1. request overhead")
     generator = available_generator(loadgen)
-    rounds, duration, warmup = (2, 1.5, 0.5) if quick else (5, 5.0, 1.0)
+    rounds, duration, warmup = (2, 1.0, 0.5) if quick else (5, 5.0, 1.0)
     connections = 16
     server_cores, load_cores = cpu_plan()
     print(
