@@ -26,11 +26,19 @@ def expected_message(path: Path) -> str:
 def test_example_fleet_reproduces_the_runbook_orders() -> None:
     fleet = load_fleet(DATA / "fleet.toml")
     assert fleet.shutdown_order == [
-        "ai-engine", "portfolio-intelligence", "execution", "risk-safety", "monitoring-health",
-    ]  # fmt: skip
+        "ai-engine",
+        "portfolio-intelligence",
+        "execution",
+        "risk-safety",
+        "monitoring-health",
+    ]
     assert fleet.startup_order == [
-        "risk-safety", "execution", "ai-engine", "portfolio-intelligence", "monitoring-health",
-    ]  # fmt: skip
+        "risk-safety",
+        "execution",
+        "ai-engine",
+        "portfolio-intelligence",
+        "monitoring-health",
+    ]
 
 
 def test_example_fleet_values_are_read_with_units() -> None:
@@ -76,15 +84,24 @@ def test_every_mistake_of_a_file_is_listed(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_fleet(path)
     assert [issue.field for issue in caught.value.issues] == [
-        "gate.max_wait", "services.a.shutdown_grace",
-    ]  # fmt: skip
+        "gate.max_wait",
+        "services.a.shutdown_grace",
+    ]
 
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [(30, 30.0), (2.5, 2.5), ("30s", 30.0), ("5m", 300.0), ("1h30m", 5400.0), ("250ms", 0.25),
-     ("45", 45.0), ("1m30s", 90.0)],
-)  # fmt: skip
+    [
+        (30, 30.0),
+        (2.5, 2.5),
+        ("30s", 30.0),
+        ("5m", 300.0),
+        ("1h30m", 5400.0),
+        ("250ms", 0.25),
+        ("45", 45.0),
+        ("1m30s", 90.0),
+    ],
+)
 def test_durations_accept_numbers_and_unit_strings(text: object, seconds: float) -> None:
     assert parse_duration(text) == seconds
 
@@ -97,8 +114,12 @@ def test_bad_durations_are_refused(text: object) -> None:
 
 def test_durations_are_shown_short() -> None:
     assert [format_duration(s) for s in (0.25, 30, 90, 5400, 0)] == [
-        "250ms", "30s", "1m30s", "1h30m", "0s",
-    ]  # fmt: skip
+        "250ms",
+        "30s",
+        "1m30s",
+        "1h30m",
+        "0s",
+    ]
 
 
 def fleet_with_token_file(tmp_path: Path, mode: int) -> Path:

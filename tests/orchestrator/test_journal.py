@@ -30,6 +30,10 @@ def test_missing_journal_needs_no_recovery(tmp_path: Path) -> None:
 
 
 def test_blocked_and_recovered_runs_are_closed(tmp_path: Path) -> None:
-    for status, open_ in [("blocked", False), ("recovered", False), ("failed", True),
-                          ("running", True)]:  # fmt: skip
+    for status, open_ in [
+        ("blocked", False),
+        ("recovered", False),
+        ("failed", True),
+        ("running", True),
+    ]:
         assert needs_recovery({"status": status}) is open_

@@ -53,16 +53,25 @@ async def test_second_run_is_refused_with_the_owner(tmp_path: Path) -> None:
 async def test_file_lock_left_by_a_dead_owner_is_reported(tmp_path: Path) -> None:
     fleet = load_fleet(fleet_file(tmp_path, "run.lock"))
     pid = dead_pid()
-    (tmp_path / "run.lock").write_text(json.dumps(
-        {"pid": pid, "host": socket.gethostname(), "started_at": "2026-12-04T04:00:00+00:00",
-         "run_id": "old", "command": "run"}))  # fmt: skip
+    (tmp_path / "run.lock").write_text(
+        json.dumps(
+            {
+                "pid": pid,
+                "host": socket.gethostname(),
+                "started_at": "2026-12-04T04:00:00+00:00",
+                "run_id": "old",
+                "command": "run",
+            }
+        )
+    )
     async with hold_fleet_lock(fleet, "run-1", "run") as notes:
         assert len(notes) == 1
         assert f"stale lock of pid {pid}" in notes[0]
 
 
-async def test_redis_lock_refuses_a_second_run(tmp_path: Path, redis_url: str,
-                                               key_prefix: str) -> None:  # fmt: skip
+async def test_redis_lock_refuses_a_second_run(
+    tmp_path: Path, redis_url: str, key_prefix: str
+) -> None:
     fleet = load_fleet(fleet_file(tmp_path, redis_url, key=f"{key_prefix}:lock"))
     async with hold_fleet_lock(fleet, "run-1", "run"):
         with pytest.raises(LockHeld, match=f"lock held by pid {os.getpid()} on host"):
@@ -80,12 +89,23 @@ async def test_redis_lock_of_a_dead_process_on_this_host_is_broken(
     pid = dead_pid()
     client = redis.Redis.from_url(redis_url)
     client.set(key, "someone", ex=3600)
-    client.set(f"{key}:owner", json.dumps({"pid": pid, "host": socket.gethostname(),
-               "started_at": "2026-12-04T04:00:00+00:00", "run_id": "old"}))  # fmt: skip
+    client.set(
+        f"{key}:owner",
+        json.dumps(
+            {
+                "pid": pid,
+                "host": socket.gethostname(),
+                "started_at": "2026-12-04T04:00:00+00:00",
+                "run_id": "old",
+            }
+        ),
+    )
     client.close()
     async with hold_fleet_lock(fleet, "run-1", "run") as notes:
-        assert notes == [f"stale lock of pid {pid} on host {socket.gethostname()} since "
-                         "2026-12-04T04:00:00+00:00 broken (the process is gone)"]  # fmt: skip
+        assert notes == [
+            f"stale lock of pid {pid} on host {socket.gethostname()} since "
+            "2026-12-04T04:00:00+00:00 broken (the process is gone)"
+        ]
 
 
 async def test_redis_lock_expired_by_its_ttl_is_reported(
@@ -94,8 +114,17 @@ async def test_redis_lock_expired_by_its_ttl_is_reported(
     key = f"{key_prefix}:lock"
     fleet = load_fleet(fleet_file(tmp_path, redis_url, key=key))
     client = redis.Redis.from_url(redis_url)
-    client.set(f"{key}:owner", json.dumps({"pid": 1, "host": "other-host",
-               "started_at": "2026-12-04T04:00:00+00:00", "run_id": "old"}))  # fmt: skip
+    client.set(
+        f"{key}:owner",
+        json.dumps(
+            {
+                "pid": 1,
+                "host": "other-host",
+                "started_at": "2026-12-04T04:00:00+00:00",
+                "run_id": "old",
+            }
+        ),
+    )
     client.close()
     async with hold_fleet_lock(fleet, "run-1", "run") as notes:
         assert "had expired (TTL) without being released" in notes[0]
@@ -108,9 +137,18 @@ async def test_redis_lock_held_on_another_host_is_respected(
     fleet = load_fleet(fleet_file(tmp_path, redis_url, key=key))
     client = redis.Redis.from_url(redis_url)
     client.set(key, "someone", ex=3600)
-    client.set(f"{key}:owner", json.dumps({"pid": 1, "host": "other-host",
-               "started_at": "2026-12-04T04:00:00+00:00", "run_id": "old"}))  # fmt: skip
+    client.set(
+        f"{key}:owner",
+        json.dumps(
+            {
+                "pid": 1,
+                "host": "other-host",
+                "started_at": "2026-12-04T04:00:00+00:00",
+                "run_id": "old",
+            }
+        ),
+    )
     client.close()
-    with pytest.raises(LockHeld, match="lock held by pid 1 on host other-host since .*expires in"):
+    with pytest.raises(LockHeld, match=r"lock held by pid 1 on host other-host since .*expires in"):
         async with hold_fleet_lock(fleet, "run-1", "run"):
             pass

@@ -34,23 +34,29 @@ def test_cycle_names_its_members() -> None:
 
 
 def test_explicit_order_may_group_a_level() -> None:
-    order = [["risk-safety"], ["execution"], ["ai-engine", "portfolio-intelligence"],
-             "monitoring-health"]  # fmt: skip
+    order = [
+        ["risk-safety"],
+        ["execution"],
+        ["ai-engine", "portfolio-intelligence"],
+        "monitoring-health",
+    ]
     levels, issues = check_explicit_order("startup_order", order, GRAPH, startup=True)
     assert issues == []
     assert levels[-1] == ["monitoring-health"]
 
 
 def test_dependant_in_the_same_level_as_its_dependency_is_refused() -> None:
-    order = [["risk-safety", "execution"], ["ai-engine", "portfolio-intelligence"],
-             "monitoring-health"]  # fmt: skip
+    order = [
+        ["risk-safety", "execution"],
+        ["ai-engine", "portfolio-intelligence"],
+        "monitoring-health",
+    ]
     _, issues = check_explicit_order("startup_order", order, GRAPH, startup=True)
     assert [issue.field for issue in issues] == ["startup_order[0][1]"]
 
 
 def test_shutdown_order_must_stop_dependants_first() -> None:
-    order = ["execution", "ai-engine", "portfolio-intelligence", "risk-safety",
-             "monitoring-health"]  # fmt: skip
+    order = ["execution", "ai-engine", "portfolio-intelligence", "risk-safety", "monitoring-health"]
     _, issues = check_explicit_order("shutdown_order", order, GRAPH, startup=False)
     assert {issue.field for issue in issues} == {"shutdown_order[1]", "shutdown_order[2]"}
     assert "a dependant must stop first" in issues[0].reason

@@ -28,8 +28,11 @@ def schedule(*args: str) -> str:
 
 
 def test_cron_line_runs_at_the_window_start_in_its_zone(tmp_path: Path) -> None:
-    path = write_fleet(tmp_path, 'start = "04:15"\nend = "05:00"\ntimezone = "Europe/London"\n'
-                       'days = ["mon", "tue", "wed", "thu", "fri"]')  # fmt: skip
+    path = write_fleet(
+        tmp_path,
+        'start = "04:15"\nend = "05:00"\ntimezone = "Europe/London"\n'
+        'days = ["mon", "tue", "wed", "thu", "fri"]',
+    )
     text = schedule("cron", "-c", str(path), "--config-on-target", "/etc/fleet.toml")
     assert "CRON_TZ=Europe/London\n" in text
     assert "15 4 * * 1,2,3,4,5 restartctl run --config /etc/fleet.toml --output json" in text
@@ -41,8 +44,9 @@ def test_cron_every_day_uses_a_star() -> None:
 
 
 def test_systemd_units_are_a_oneshot_service_and_a_timer(tmp_path: Path) -> None:
-    path = write_fleet(tmp_path, 'start = "04:00"\ntimezone = "America/New_York"\n'
-                       'days = ["sat", "sun"]')  # fmt: skip
+    path = write_fleet(
+        tmp_path, 'start = "04:00"\ntimezone = "America/New_York"\ndays = ["sat", "sun"]'
+    )
     text = schedule("systemd", "-c", str(path))
     assert "# /etc/systemd/system/restartctl-trading.service" in text
     assert "Type=oneshot" in text

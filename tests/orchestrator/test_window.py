@@ -32,9 +32,11 @@ def test_window_wrapping_midnight_belongs_to_the_day_it_started() -> None:
 
 
 def test_blackout_closes_the_window_with_its_reason() -> None:
-    window = WindowConfig(start="01:00", end="05:00",
-                          blackouts=[{"start": "02:00", "end": "04:00",
-                                      "reason": "exchange maintenance"}])  # fmt: skip
+    window = WindowConfig(
+        start="01:00",
+        end="05:00",
+        blackouts=[{"start": "02:00", "end": "04:00", "reason": "exchange maintenance"}],
+    )
     assert window_decision(window, at(2026, 12, 4, 1, 30)).open
     decision = window_decision(window, at(2026, 12, 4, 3, 0))
     assert not decision.open
@@ -43,8 +45,9 @@ def test_blackout_closes_the_window_with_its_reason() -> None:
 
 
 def test_blackout_wrapping_midnight() -> None:
-    window = WindowConfig(start="00:00", end="00:00",
-                          blackouts=[{"start": "23:00", "end": "01:00"}])  # fmt: skip
+    window = WindowConfig(
+        start="00:00", end="00:00", blackouts=[{"start": "23:00", "end": "01:00"}]
+    )
     assert not window_decision(window, at(2026, 12, 4, 23, 30)).open
     assert not window_decision(window, at(2026, 12, 5, 0, 30)).open
     assert window_decision(window, at(2026, 12, 5, 1, 0)).open

@@ -142,6 +142,8 @@ class FleetRestart:
                 await self.phase_3_infrastructure_checks()
                 await self.phase_4_startup()
                 await self.phase_5_verify()
+                assert self.journal is not None
+                self.journal.finish("completed")
             except GateBlocked as blocked:
                 await self.abandon_before_shutdown("blocked", str(blocked))
                 raise
@@ -344,6 +346,7 @@ class FleetRestart:
         Services whose dependencies failed are not started; independent ones are.
         """
         with self.phase(4, "startup"):
+            reasons: dict[str, str] = {}
             for level in self.startup_levels:
                 startable = []
                 for name in level:
@@ -359,11 +362,13 @@ class FleetRestart:
                         startable.append(name)
                 failures = await self.each(startable, self.start_service)
                 self.failed.update(failures)
+                reasons.update(failures)
             if self.failed:
-                raise ServiceFailed(
-                    "did not come back: "
-                    + ", ".join(name for name in self.scope if name in self.failed)
-                )
+                not_started = [n for n in self.scope if n in self.failed and n not in reasons]
+                message = "; ".join(reasons.values())
+                if not_started:
+                    message += f"; not started (a dependency failed): {', '.join(not_started)}"
+                raise ServiceFailed(message)
 
     async def start_service(self, name: str) -> None:
         """Start; retry once; restore the previous snapshot and retry; else fail."""

@@ -1,0 +1,207 @@
+"""A live test fleet: three SDK services under real uvicorn processes, driven by restartctl.
+
+    risk  <-  execution  <-  ai (pause_first)
+
+Services are started and stopped through the real ``http`` backend (stop via
+``/admin/shutdown``, start a detached uvicorn, pid files), their state goes to
+a file state store, the fleet's events to the test Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import redis
+
+from restart_orchestrator.backends.process import _LAUNCHED
+from restart_orchestrator.config import Fleet, load_fleet
+from restart_orchestrator.run import build_backend
+from tests.support import free_port
+from tests.support.processes import REPO_ROOT
+
+TOKEN = "test-admin-token"
+SERVICES = {"risk": [], "execution": ["risk"], "ai": ["execution"]}
+
+
+@dataclass
+class LiveFleet:
+    """Paths, ports and helpers of one test fleet."""
+
+    root: Path
+    redis_url: str
+    key_prefix: str
+    ports: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def config(self) -> Path:
+        return self.root / "fleet.toml"
+
+    @property
+    def control(self) -> Path:
+        return self.root / "control"
+
+    @property
+    def journal(self) -> Path:
+        return self.root / "journal.json"
+
+    @property
+    def stream(self) -> str:
+        return f"{self.key_prefix}:events"
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def write(
+        self,
+        *,
+        gate_wait: str = "5s",
+        window: str = 'start = "00:00"\nend = "00:00"',
+        startup_deadline: dict[str, str] | None = None,
+    ) -> Path:
+        """Write the fleet file (the window is all day unless given)."""
+        self.control.mkdir(parents=True, exist_ok=True)
+        if not self.ports:
+            self.ports = {name: free_port() for name in SERVICES}
+        deadlines = startup_deadline or {}
+        lines = [
+            'name = "test-fleet"',
+            f'state_store = "{self.root / "state"}"',
+            f'journal = "{self.journal}"',
+            f'[lock]\nlocation = "{self.root / "fleet.lock"}"\nttl = "1h"',
+            f"[window]\n{window}",
+            f'[gate]\nmax_wait = "{gate_wait}"\npoll_interval = "0.2s"\nmax_poll_interval = "0.5s"',
+            f'[notifications]\nredis_url = "{self.redis_url}"\nstream = "{self.stream}"',
+            f'[[checks]]\nkind = "redis"\nname = "redis"\nurl = "{self.redis_url}"',
+        ]
+        for name, depends_on in SERVICES.items():
+            command = [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "tests.orchestrator.apps.trading:app",
+                "--port",
+                str(self.ports[name]),
+                "--log-level",
+                "warning",
+            ]
+            env = {
+                "TEST_SERVICE": name,
+                "TEST_CONTROL_DIR": str(self.control),
+                "SHUTDOWN_ADMIN_TOKEN": TOKEN,
+                "SHUTDOWN_STATE_STORE": str(self.root / "state"),
+                "SHUTDOWN_DRAIN_DEADLINE": "5",
+            }
+            backend = {
+                "kind": "http",
+                "start_command": command,
+                "cwd": str(REPO_ROOT),
+                "env": env,
+                "pid_file": str(self.root / f"{name}.pid"),
+                "log_file": str(self.root / f"{name}.log"),
+                "exit_margin_s": 3,
+                "kill_wait_s": 5,
+            }
+            lines.append(
+                f"[services.{name}]\n"
+                f'url = "{self.url(name)}"\n'
+                'token_env = "TEST_ADMIN_TOKEN"\n'
+                f"depends_on = {json.dumps(depends_on)}\n"
+                f"pause_first = {'true' if name == 'ai' else 'false'}\n"
+                'shutdown_grace = "3s"\n'
+                f'startup_deadline = "{deadlines.get(name, "15s")}"\n'
+                'min_healthy = "0.3s"\n'
+                f"backend = {_inline(backend)}"
+            )
+        self.config.write_text("\n".join(lines) + "\n")
+        return self.config
+
+    def fleet(self) -> Fleet:
+        return load_fleet(self.config)
+
+    def set_flag(self, service: str, name: str, on: bool = True) -> None:
+        path = self.control / f"{service}.{name}"
+        if on:
+            path.touch()
+        else:
+            path.unlink(missing_ok=True)
+
+    def start_all(self) -> None:
+        """Start every service through its backend and wait until all are ready."""
+        fleet = self.fleet()
+
+        async def start() -> None:
+            for name in SERVICES:
+                backend = build_backend(fleet, name, TOKEN)
+                await backend.start()
+                await backend.aclose()
+
+        asyncio.run(start())
+        for name in SERVICES:
+            self.wait_ready(name)
+
+    def wait_ready(self, name: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url(name) + "/health/ready", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        log = (self.root / f"{name}.log").read_text(errors="replace")
+        raise TimeoutError(f"{name} not ready in {timeout} s; log:\n{log}")
+
+    def pid(self, name: str) -> int:
+        return int((self.root / f"{name}.pid").read_text().split()[0])
+
+    def book(self, name: str) -> dict[str, Any]:
+        response = httpx.get(self.url(name) + "/book", timeout=5)
+        response.raise_for_status()
+        data: dict[str, Any] = response.json()
+        return data
+
+    def health(self, name: str) -> dict[str, Any]:
+        data: dict[str, Any] = httpx.get(self.url(name) + "/health", timeout=5).json()
+        return data
+
+    def events(self) -> list[str]:
+        client = redis.Redis.from_url(self.redis_url, decode_responses=True)
+        try:
+            return [fields["type"] for _, fields in client.xrange(self.stream)]
+        finally:
+            client.close()
+
+    def kill_all(self) -> None:
+        for name in SERVICES:
+            pid_file = self.root / f"{name}.pid"
+            if pid_file.exists():
+                pid = int(pid_file.read_text().split()[0])
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)
+        # Reap what the http backend launched from this process (no zombies, no warnings).
+        for process in list(_LAUNCHED.values()):
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=10)
+        _LAUNCHED.clear()
+
+
+def _inline(value: Any) -> str:
+    """A TOML inline value (tables, arrays, strings, numbers)."""
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_inline(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(_inline(v) for v in value) + "]"
+    if isinstance(value, str):
+        return json.dumps(value)
+    return str(value)
