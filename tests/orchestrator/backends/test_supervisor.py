@@ -164,6 +164,19 @@ async def test_inet_server_with_credentials(supervisord: Supervisord) -> None:
         await wrong.state()
 
 
+async def test_password_from_the_environment(
+    supervisord: Supervisord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = ServiceTarget("gentle", "http://127.0.0.1:1", None, shutdown_grace_s=5)
+    config = SupervisorBackendConfig(
+        url=supervisord.http_url, username="ops", password_env="SUPERVISOR_TEST_PASSWORD"
+    )
+    with pytest.raises(BackendError, match=r"SUPERVISOR_TEST_PASSWORD .* is not set"):
+        await SupervisorBackend(config, target).state()
+    monkeypatch.setenv("SUPERVISOR_TEST_PASSWORD", "s3cret")
+    assert await SupervisorBackend(config, target).state() != ProcessState.UNKNOWN
+
+
 async def test_sdk_service_drains_and_saves_state_when_supervisord_stops_it(
     supervisord: Supervisord,
 ) -> None:

@@ -96,6 +96,15 @@ async def test_unreachable_redis_fails_without_leaking_the_password() -> None:
     assert "hunter2" not in result.reason
 
 
+async def test_password_from_an_unset_variable_fails_with_reason(redis_url: str) -> None:
+    config = RedisCheckConfig(name="redis", url=redis_url, password_env="REDIS_TEST_UNSET_PASSWORD")
+
+    result = await build_check(config).run()
+
+    assert not result.ok
+    assert result.reason == "environment variable REDIS_TEST_UNSET_PASSWORD (password) is not set"
+
+
 async def test_silent_server_fails_within_the_timeout(silent_port: int) -> None:
     config = RedisCheckConfig(name="redis", url=f"redis://127.0.0.1:{silent_port}/0", timeout_s=0.5)
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import http.client
+import os
 import re
 import socket
 import time
@@ -79,6 +80,9 @@ class SupervisorBackendConfig(BackendConfig):
     )
     username: str | None = None
     password: SecretStr | None = None
+    password_env: str | None = Field(
+        default=None, description="Environment variable holding the password (instead of password)."
+    )
     rpc_margin_s: float = Field(
         default=10.0, gt=0, description="Added to the grace to bound the stop call."
     )
@@ -258,9 +262,20 @@ class SupervisorBackend(Backend):
             raise BackendError(f"cannot reach supervisord at {self.config.url}: {exc}") from exc
 
     def _call_blocking(self, method: str, args: tuple[Any, ...], timeout: float) -> Any:
-        proxy_url, transport = _transport(self.config, timeout)
+        proxy_url, transport = _transport(self.config, self._password(), timeout)
         with xmlrpc.client.ServerProxy(proxy_url, transport=transport, allow_none=True) as proxy:
             return getattr(proxy.supervisor, method)(*args)
+
+    def _password(self) -> str:
+        if self.config.password_env is not None:
+            password = os.environ.get(self.config.password_env)
+            if not password:
+                raise BackendError(
+                    f"environment variable {self.config.password_env} "
+                    "(supervisord's password) is not set"
+                )
+            return password
+        return self.config.password.get_secret_value() if self.config.password else ""
 
     def _error(self, fault: xmlrpc.client.Fault) -> BackendError:
         where = f"supervisord at {self.config.url}"
@@ -318,10 +333,11 @@ class _SupervisorTransport(xmlrpc.client.Transport):
         return connection
 
 
-def _transport(config: SupervisorBackendConfig, timeout: float) -> tuple[str, _SupervisorTransport]:
+def _transport(
+    config: SupervisorBackendConfig, password: str, timeout: float
+) -> tuple[str, _SupervisorTransport]:
     headers: list[tuple[str, str]] = []
     if config.username is not None:
-        password = config.password.get_secret_value() if config.password else ""
         token = base64.b64encode(f"{config.username}:{password}".encode()).decode()
         headers.append(("Authorization", f"Basic {token}"))
     parts = urlsplit(config.url)

@@ -18,6 +18,7 @@ Figures in ``details``: ``connect_ms``, ``query_ms``, ``disk_free_bytes``,
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import time
 from typing import Any, Literal
@@ -31,6 +32,9 @@ from restart_orchestrator.checks.timing import bounded, elapsed_ms
 class PostgresCheckConfig(CheckConfig):
     kind: Literal["postgres"] = "postgres"
     dsn: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    password_env: str | None = Field(
+        default=None, description="Environment variable holding the password (else libpq's own)."
+    )
     query: str = "SELECT 1"
     disk_path: str | None = Field(
         default=None, description="Local path whose filesystem's free space is checked."
@@ -56,11 +60,20 @@ class PostgresCheck(Check):
             import psycopg
         except ImportError:
             return "the postgres check needs psycopg: pip install 'restart-orchestrator[postgres]'"
+        secret: dict[str, Any] = {}
+        if self.config.password_env is not None:
+            password = os.environ.get(self.config.password_env)
+            if not password:
+                return f"environment variable {self.config.password_env} (password) is not set"
+            secret["password"] = password
         problems: list[str] = []
         started = time.monotonic()
         try:
             conn = await psycopg.AsyncConnection.connect(
-                self.config.dsn, connect_timeout=max(1, int(self.config.timeout_s)), autocommit=True
+                self.config.dsn,
+                connect_timeout=max(2, int(self.config.timeout_s)),  # libpq's minimum is 2
+                autocommit=True,
+                **secret,
             )
         except psycopg.Error as exc:
             return f"cannot connect: {_first_line(exc)}"

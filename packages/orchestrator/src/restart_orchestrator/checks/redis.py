@@ -13,6 +13,7 @@ Figures in ``details``: ``latency_ms``, ``used_memory``, ``maxmemory``,
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any, Literal
 
@@ -31,6 +32,9 @@ class RedisCheckConfig(CheckConfig):
     role: Literal["master", "slave", "replica"] | None = Field(
         default=None, description="Expected role (INFO replication); replica = slave."
     )
+    password_env: str | None = Field(
+        default=None, description="Environment variable holding the password (keeps it out of url)."
+    )
 
 
 class RedisCheck(Check):
@@ -44,10 +48,17 @@ class RedisCheck(Check):
         return await bounded(self.kind, self.config, self._inspect)
 
     async def _inspect(self, details: dict[str, Any]) -> str | None:
+        secret: dict[str, Any] = {}
+        if self.config.password_env is not None:
+            password = os.environ.get(self.config.password_env)
+            if not password:
+                return f"environment variable {self.config.password_env} (password) is not set"
+            secret["password"] = password
         client = aioredis.Redis.from_url(
             self.config.url,
             socket_connect_timeout=self.config.timeout_s,
             socket_timeout=self.config.timeout_s,
+            **secret,
         )
         try:
             started = time.monotonic()
