@@ -270,3 +270,19 @@ def test_status_and_check_read_the_fleet(live: LiveFleet) -> None:
     assert check.exit_code == 3
     assert "BLOCKED: 2 active orders" in check.output
     assert "redis" in check.output
+
+
+def test_orders_cut_by_the_drain_deadline_are_reported_as_lost(
+    live: LiveFleet, tmp_path: Path
+) -> None:
+    """1. execution holds an order that needs far longer than its 3 s grace
+    2. restartctl run
+    Result: the run completes and the report lists the order as lost by execution."""
+    httpx.post(live.url("execution") + "/orders/o-late", params={"seconds": 60}, timeout=5)
+    report = tmp_path / "report.json"
+    result = restartctl(live, "run", "--report", str(report))
+    assert result.exit_code == 0, result.output
+    data = json.loads(report.read_text())
+    [lost] = data["orders_lost"]["execution"]
+    assert "o-late" in json.dumps(lost)
+    assert any("abandoned" in alert for alert in data["alerts"])

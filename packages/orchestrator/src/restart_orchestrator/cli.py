@@ -7,8 +7,9 @@
     restartctl recover                  # finish a crashed run from its journal
     restartctl schedule systemd
 
-Every option can also come from the environment: ``RESTARTCTL_<COMMAND>_<OPTION>``
-(click's ``auto_envvar_prefix``), e.g. ``RESTARTCTL_RUN_CONFIG``.
+The fleet file can come from ``RESTARTCTL_CONFIG``; every other option from
+``RESTARTCTL_<COMMAND>_<OPTION>`` (click's ``auto_envvar_prefix``), e.g.
+``RESTARTCTL_RUN_REPORT=/var/log/restartctl/report.json``.
 Exit codes: see :mod:`restart_orchestrator.exit_codes`.
 """
 
@@ -46,7 +47,8 @@ def config_option(command: F) -> F:
         default="fleet.toml",
         show_default=True,
         type=click.Path(dir_okay=False, path_type=Path),
-        help="The fleet file (TOML).",
+        envvar="RESTARTCTL_CONFIG",
+        help="The fleet file (TOML); env RESTARTCTL_CONFIG.",
     )(command)
 
 
@@ -255,7 +257,7 @@ def _finish_outputs(
     if textfile is not None or metrics.pushgateway_url:
         try:
             write_metrics(report, textfile, metrics.pushgateway_url, metrics.job)
-        except OSError as exc:
+        except (OSError, RuntimeError) as exc:  # unwritable path, no push gateway, no extra
             restart.progress.warn(f"metrics not written: {exc}")
     if timeline_path is not None:
         timeline_path.parent.mkdir(parents=True, exist_ok=True)
@@ -484,6 +486,8 @@ def timeline_command(report: Path, out: Path) -> None:
 
     try:
         data = json.loads(report.read_text())
+        if not isinstance(data, dict) or "spans" not in data:
+            raise ValueError("no 'spans'")
         svg = render_timeline(data)
     except (ValueError, KeyError, TypeError) as exc:
         raise click.BadParameter(
