@@ -16,9 +16,14 @@ DATA = Path(__file__).parent / "data"
 FLEET = str(DATA / "fleet.toml")
 TOKENS = {
     f"{name}_ADMIN_TOKEN": "t"
-    for name in ("RISK_SAFETY", "EXECUTION", "AI_ENGINE", "PORTFOLIO_INTELLIGENCE",
-                 "MONITORING_HEALTH")
-}  # fmt: skip
+    for name in (
+        "RISK_SAFETY",
+        "EXECUTION",
+        "AI_ENGINE",
+        "PORTFOLIO_INTELLIGENCE",
+        "MONITORING_HEALTH",
+    )
+}
 
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
@@ -29,8 +34,11 @@ def invoke(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
 
 def test_exit_codes_are_distinct_where_they_mean_different_things() -> None:
     assert (exit_codes.OK, exit_codes.FAILED, exit_codes.CONFIG_ERROR, exit_codes.BLOCKED) == (
-        0, 1, 2, 3,
-    )  # fmt: skip
+        0,
+        1,
+        2,
+        3,
+    )
     assert exit_codes.OUTSIDE_WINDOW == exit_codes.LOCK_HELD == 4
 
 
@@ -55,12 +63,21 @@ def test_plan_shows_orders_and_phases_without_tokens() -> None:
 def test_plan_in_json_has_levels_and_worst_case() -> None:
     _code, output = invoke("plan", "-c", FLEET, "--json")
     plan = json.loads(output)
-    assert plan["startup_levels"] == [["risk-safety"], ["execution"], ["ai-engine"],
-                                      ["portfolio-intelligence"], ["monitoring-health"]]  # fmt: skip
+    assert plan["startup_levels"] == [
+        ["risk-safety"],
+        ["execution"],
+        ["ai-engine"],
+        ["portfolio-intelligence"],
+        ["monitoring-health"],
+    ]
     assert 0 < plan["worst_case_s"] < plan["lock"]["ttl_s"]
     assert [phase["phase"] for phase in plan["phases"]] == [
-        "pre-restart", "graceful-shutdown", "infrastructure-checks", "startup", "verify",
-    ]  # fmt: skip
+        "pre-restart",
+        "graceful-shutdown",
+        "infrastructure-checks",
+        "startup",
+        "verify",
+    ]
 
 
 def test_dry_run_prints_the_plan_and_touches_nothing() -> None:
@@ -98,15 +115,24 @@ def test_restart_of_an_unknown_service_is_a_usage_error() -> None:
 
 def test_timeline_command_draws_a_report(tmp_path: Path) -> None:
     report = {
-        "fleet": "trading", "command": "run", "outcome": "completed", "duration_s": 12.0,
-        "started_at": "2026-12-04T04:00:00Z", "scope": ["risk", "ai"],
+        "fleet": "trading",
+        "command": "run",
+        "outcome": "completed",
+        "duration_s": 12.0,
+        "started_at": "2026-12-04T04:00:00Z",
+        "scope": ["risk", "ai"],
         "spans": [
-            {"lane": "phase", "label": "2 graceful-shutdown", "start_s": 0.5, "end_s": 4.0,
-             "ok": True},
+            {
+                "lane": "phase",
+                "label": "2 graceful-shutdown",
+                "start_s": 0.5,
+                "end_s": 4.0,
+                "ok": True,
+            },
             {"lane": "ai", "label": "stop", "start_s": 0.5, "end_s": 2.0, "ok": True},
             {"lane": "risk", "label": "start #1", "start_s": 5.0, "end_s": 9.0, "ok": False},
         ],
-    }  # fmt: skip
+    }
     path = tmp_path / "report.json"
     path.write_text(json.dumps(report))
     out = tmp_path / "timeline.svg"
@@ -131,8 +157,17 @@ def test_every_command_has_a_short_help() -> None:
     group = cli
     assert isinstance(group, click.Group)
     names = set(group.commands)
-    assert names >= {"validate", "plan", "check", "status", "run", "restart", "recover",
-                     "schedule", "timeline"}  # fmt: skip
+    assert names >= {
+        "validate",
+        "plan",
+        "check",
+        "status",
+        "run",
+        "restart",
+        "recover",
+        "schedule",
+        "timeline",
+    }
     for command in group.commands.values():
         assert command.short_help, command.name
     code, output = invoke("--help")
