@@ -20,6 +20,7 @@ from restart_orchestrator.backends import (
     ServiceTarget,
 )
 from tests.orchestrator.backends.conftest import ADMIN_TOKEN, APPS, sdk_env, uvicorn_argv
+from tests.orchestrator.backends.servers import silent_listener
 from tests.support import ServerProcess, free_port, wait_for_http
 from tests.support.processes import REPO_ROOT
 
@@ -154,6 +155,29 @@ async def test_process_not_serving_gets_sigterm_through_its_pid_file(tmp_path: P
         assert result.graceful
 
         assert "SIGTERM" in result.detail
+        assert server.wait_exit(timeout=10) == 0
+    finally:
+        server.stop()
+
+
+async def test_hung_server_gets_sigterm_through_its_pid_file(tmp_path: Path) -> None:
+    """1. the port accepts but never answers (a blocked event loop) 2. the pid file names
+    a live process Result: the backend sends SIGTERM instead of judging it stopped."""
+    server = ServerProcess(
+        [f"{APPS.name}.gentle"], port=0, log_path=tmp_path / "g.log", cwd=APPS.parent
+    )
+    pid_file = tmp_path / "gentle.pid"
+    pid_file.write_text(f"{server.pid}\n")
+    try:
+        with silent_listener() as port:
+            backend = http_backend(
+                f"http://127.0.0.1:{port}", pid_file=str(pid_file), request_timeout_s=0.3
+            )
+            assert await backend.state() == ProcessState.UNKNOWN
+            result = await backend.stop()
+
+        assert result.graceful
+        assert "admin API not answering; sent SIGTERM" in result.detail
         assert server.wait_exit(timeout=10) == 0
     finally:
         server.stop()

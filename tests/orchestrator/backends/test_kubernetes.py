@@ -23,7 +23,7 @@ from restart_orchestrator.backends import (
 )
 from restart_orchestrator.backends.kubernetes import REPLICAS_BEFORE_STOP, RESTARTED_AT
 from tests.orchestrator.backends.fake_kubernetes import FakeKubernetes
-from tests.orchestrator.backends.threaded_uvicorn import serve_in_thread
+from tests.orchestrator.backends.servers import serve_in_thread
 from tests.support import free_port
 
 pytestmark = pytest.mark.anyio

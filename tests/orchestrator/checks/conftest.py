@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
 from collections.abc import Iterator
 
 import pytest
@@ -13,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from tests.orchestrator.backends.threaded_uvicorn import serve_in_thread
+from tests.orchestrator.backends.servers import serve_in_thread, silent_listener
 
 
 @pytest.fixture
@@ -24,30 +22,8 @@ def anyio_backend() -> str:
 @pytest.fixture
 def silent_port() -> Iterator[int]:
     """A port that accepts connections and never sends a byte (a hung peer)."""
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                accepted.append(listener.accept()[0])
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield int(listener.getsockname()[1])
-    stop.set()
-    thread.join(timeout=5)
-    for connection in accepted:
-        connection.close()
-    listener.close()
+    with silent_listener() as port:
+        yield port
 
 
 async def _status(request: Request) -> PlainTextResponse:

@@ -121,16 +121,18 @@ class HttpBackend(Backend):
         started = time.monotonic()
         grace = self.target.shutdown_grace_s
         pid = self._local_pid()
-        answered, reported = await self._request_shutdown(grace)
-        if not answered:
-            if pid is None or not pid.alive():
-                return StopResult(True, False, time.monotonic() - started, "already stopped")
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid.pid, signal.SIGTERM)
-            how = f"admin API not answering; sent SIGTERM to pid {pid.pid}"
-        else:
+        answer, reported = await self._request_shutdown(grace)
+        if answer == "accepted":
             pid = pid or reported
             how = "shutdown requested"
+        elif pid is not None and pid.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid.pid, signal.SIGTERM)
+            how = f"admin API {answer}; sent SIGTERM to pid {pid.pid}"
+        elif answer == "not listening":
+            return StopResult(True, False, time.monotonic() - started, "already stopped")
+        else:
+            how = f"admin API {answer}"
         deadline = started + grace + self.config.exit_margin_s
         if await self._gone_by(pid, deadline):
             return StopResult(True, False, time.monotonic() - started, f"{how}; exited")
@@ -174,11 +176,13 @@ class HttpBackend(Backend):
         try:
             async with self._client() as client:
                 response = await client.get("/health")
-        except httpx.TransportError:
+        except httpx.ConnectError:
             pid = self._local_pid()
             if pid is not None and pid.alive():
                 return ProcessState.STARTING  # alive but not (yet or any more) serving
             return ProcessState.STOPPED
+        except httpx.TransportError:
+            return ProcessState.UNKNOWN  # listening but not answering
         try:
             reported = response.json().get("state")
         except (ValueError, AttributeError):
@@ -187,8 +191,8 @@ class HttpBackend(Backend):
 
     # -- steps ---------------------------------------------------------------------------
 
-    async def _request_shutdown(self, grace: float) -> tuple[bool, _Pid | None]:
-        """POST /admin/shutdown: (whether it answered, the pid it reported when local)."""
+    async def _request_shutdown(self, grace: float) -> tuple[_Answer, _Pid | None]:
+        """POST /admin/shutdown: how it answered, and the pid it reported when local."""
         token = self.target.admin_token
         if not token:
             raise BackendError(
@@ -203,8 +207,10 @@ class HttpBackend(Backend):
                     params={"timeout": f"{min(max(grace, 0.001), 3600):g}"},
                     headers={"Authorization": f"Bearer {token}"},
                 )
+        except httpx.ConnectError:
+            return "not listening", None
         except httpx.TransportError:
-            return False, None
+            return "not answering", None  # e.g. a blocked event loop: alive, not responsive
         if response.status_code in (401, 403):
             raise BackendError(
                 f"{self.target.name}: admin token refused by {self.target.url} "
@@ -217,8 +223,8 @@ class HttpBackend(Backend):
             )
         pid = _reported_pid(response)
         if pid is None or not _is_local(self.target.url):
-            return True, None
-        return True, _Pid.of(pid)
+            return "accepted", None
+        return "accepted", _Pid.of(pid)
 
     async def _gone_by(self, pid: _Pid | None, deadline: float) -> bool:
         while True:
@@ -258,17 +264,23 @@ class HttpBackend(Backend):
         return None if pid is None else _Pid.of(pid)
 
     async def _answers_live(self) -> bool:
+        """Whether something listens on the service's port (a refused connection: gone)."""
         try:
             async with self._client() as client:
                 await client.get("/health/live")
-        except httpx.TransportError:
+        except httpx.ConnectError:
             return False
+        except httpx.TransportError:
+            return True  # accepted the connection, then timed out or hung up: still there
         return True
 
     def _client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
             base_url=self.target.url, timeout=self.config.request_timeout_s, trust_env=False
         )
+
+
+_Answer = Literal["accepted", "not listening", "not answering"]
 
 
 @dataclass(frozen=True)

@@ -150,9 +150,13 @@ class SupervisorBackend(Backend):
             ) from None
         except xmlrpc.client.Fault as fault:
             if fault.faultCode == ALREADY_STARTED:
+                if (await self._info())["statename"] == "BACKOFF":
+                    raise BackendError(await self._start_failure("is crash-looping")) from fault
                 return
-            if fault.faultCode in (SPAWN_ERROR, ABNORMAL_TERMINATION):
-                raise BackendError(await self._start_failure(fault)) from fault
+            if fault.faultCode == SPAWN_ERROR:
+                raise BackendError(await self._start_failure("failed to start")) from fault
+            if fault.faultCode == ABNORMAL_TERMINATION:
+                raise BackendError(await self._start_failure("exited while starting")) from fault
             raise self._error(fault) from fault
 
     async def state(self) -> ProcessState:
@@ -222,8 +226,7 @@ class SupervisorBackend(Backend):
             return True, f"stop took {duration:.1f} s >= {bound:g} s (judged by time: log unread)"
         return False, f"stopped in {duration:.1f} s (supervisord's log unread)"
 
-    async def _start_failure(self, fault: xmlrpc.client.Fault) -> str:
-        why = "failed to start" if fault.faultCode == SPAWN_ERROR else "exited while starting"
+    async def _start_failure(self, why: str) -> str:
         detail = ""
         try:
             info = await self._info()
