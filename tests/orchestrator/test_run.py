@@ -195,13 +195,8 @@ def test_service_that_never_becomes_ready_fails_the_run_with_trading_paused(
     assert json.loads(live.journal.read_text())["status"] == "recovered"
 
 
-def test_run_killed_mid_shutdown_is_recovered(live: LiveFleet) -> None:
-    """1. ai-engine has an order in flight, so its drain takes a while
-    2. restartctl run (a real process) is SIGKILLed during phase 2
-    3. restartctl recover
-    Result: everything stopped is started again in order, ai is resumed, the
-    journal is marked recovered and the next run is allowed."""
-    httpx.post(live.url("ai") + "/orders/slow", params={"seconds": 2.5}, timeout=5)
+def start_run_and_wait_for_phase_2(live: LiveFleet) -> tuple[subprocess.Popen[bytes], Any]:
+    """A real `restartctl run` process, returned once it is stopping a service."""
     restartctl_bin = Path(sys.executable).parent / "restartctl"
     process = subprocess.Popen(
         [str(restartctl_bin), "run", "-c", str(live.config), "--output", "json"],
@@ -221,6 +216,17 @@ def test_run_killed_mid_shutdown_is_recovered(live: LiveFleet) -> None:
     else:
         process.kill()
         pytest.fail("the run never reached phase 2")
+    return process, journal
+
+
+def test_run_killed_mid_shutdown_is_recovered(live: LiveFleet) -> None:
+    """1. ai-engine has an order in flight, so its drain takes a while
+    2. restartctl run (a real process) is SIGKILLed during phase 2
+    3. restartctl recover
+    Result: everything stopped is started again in order, ai is resumed, the
+    journal is marked recovered and the next run is allowed."""
+    httpx.post(live.url("ai") + "/orders/slow", params={"seconds": 2.5}, timeout=5)
+    process, journal = start_run_and_wait_for_phase_2(live)
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=10)
     assert journal["phase"] == "graceful-shutdown"
@@ -286,3 +292,22 @@ def test_orders_cut_by_the_drain_deadline_are_reported_as_lost(
     [lost] = data["orders_lost"]["execution"]
     assert "o-late" in json.dumps(lost)
     assert any("abandoned" in alert for alert in data["alerts"])
+
+
+def test_sigterm_mid_shutdown_leaves_trading_paused(live: LiveFleet) -> None:
+    """1. ai-engine has an order in flight, so its drain takes a while
+    2. restartctl run (a real process) gets SIGTERM during phase 2
+    Result: exit 1, the services still up are paused, the journal stays open
+    (failed) and `recover` brings the fleet back."""
+    httpx.post(live.url("ai") + "/orders/slow", params={"seconds": 2.5}, timeout=5)
+    process, _ = start_run_and_wait_for_phase_2(live)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 1
+    journal = json.loads(live.journal.read_text())
+    assert journal["status"] == "failed"
+    assert "interrupted" in journal["reason"]
+    assert live.health("risk")["paused"] is True
+    time.sleep(3)  # ai finishes its drain
+    result = restartctl(live, "recover")
+    assert result.exit_code == 0, result.output
+    assert all(live.health(n)["paused"] is False for n in ("risk", "execution", "ai"))

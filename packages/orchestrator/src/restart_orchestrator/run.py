@@ -162,7 +162,6 @@ class FleetRestart:
             finally:
                 await self.alert_if_too_long()
         self.report.finish("completed", 0)
-        self.progress.info(f"restart completed in {format_duration(self.report.duration_s)}")
 
     def check_window(self) -> None:
         decision = window_decision(self.fleet.config.window, dt.datetime.now(dt.UTC))
@@ -330,7 +329,7 @@ class FleetRestart:
             self.progress.service(
                 result.name,
                 "ok" if result.ok else "FAILED",
-                result.reason or f"{result.duration_s * 1000:.0f} ms",
+                f"{result.duration_s * 1000:.0f} ms" if result.ok else result.reason,
                 check=result.kind,
                 ok=result.ok,
             )
