@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -164,6 +165,13 @@ async def test_unreachable_api_server_is_a_clear_error() -> None:
             await backend.state()
     finally:
         await backend.aclose()
+
+
+async def test_missing_kubeconfig_is_a_clear_error(tmp_path: Path) -> None:
+    config = KubernetesBackendConfig(kubeconfig=str(tmp_path / "kubeconfig"))
+    backend = KubernetesBackend(config, ServiceTarget("execution", "http://x", None, 30))
+    with pytest.raises(BackendError, match=r"Kubernetes configuration: .*kubeconfig not found"):
+        await backend.state()
 
 
 async def test_missing_lightkube_says_which_extra_to_install(

@@ -43,7 +43,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -54,6 +55,7 @@ from restart_orchestrator.backends.base import (
     BackendConfig,
     BackendError,
     ProcessState,
+    ServiceTarget,
     StopResult,
 )
 
@@ -137,7 +139,7 @@ class KubernetesBackend(Backend):
     config_model = KubernetesBackendConfig
     config: KubernetesBackendConfig
 
-    def __init__(self, config: BackendConfig, target: Any) -> None:
+    def __init__(self, config: BackendConfig, target: ServiceTarget) -> None:
         super().__init__(config, target)
         self._client: Any = None
 
@@ -217,7 +219,9 @@ class KubernetesBackend(Backend):
                 )
             await asyncio.sleep(self.config.poll_interval_s)
 
-    async def _wait(self, done: Any, what: str, deadline: float) -> None:
+    async def _wait(
+        self, done: Callable[[Mapping[str, Any]], bool], what: str, deadline: float
+    ) -> None:
         while True:
             deployment = await self._get()
             if done(deployment):
@@ -233,64 +237,59 @@ class KubernetesBackend(Backend):
         return time.monotonic() + self.config.rollout_timeout_s
 
     async def _get(self) -> dict[str, Any]:
-        lightkube, deployment_cls, _ = _lightkube()
+        kube = _lightkube()
         client = await self._api()
-        result = await self._call(
-            client.get(deployment_cls, self.deployment, namespace=self.config.namespace), lightkube
+        deployment = await self._call(
+            client.get(kube.Deployment, self.deployment, namespace=self.config.namespace)
         )
-        as_dict: dict[str, Any] = result.to_dict()
+        as_dict: dict[str, Any] = deployment.to_dict()
         return as_dict
 
     async def _patch(self, body: dict[str, Any]) -> None:
-        lightkube, deployment_cls, patch_type = _lightkube()
+        kube = _lightkube()
         client = await self._api()
         await self._call(
             client.patch(
-                deployment_cls,
+                kube.Deployment,
                 self.deployment,
                 body,
                 namespace=self.config.namespace,
-                patch_type=patch_type.MERGE,
-            ),
-            lightkube,
+                patch_type=kube.PatchType.MERGE,
+            )
         )
 
     async def _scale(self, replicas: int) -> None:
-        lightkube, deployment_cls, patch_type = _lightkube()
+        kube = _lightkube()
         client = await self._api()
         await self._call(
             client.patch(
-                deployment_cls.Scale,
+                kube.Deployment.Scale,
                 self.deployment,
                 {"spec": {"replicas": replicas}},
                 namespace=self.config.namespace,
-                patch_type=patch_type.MERGE,
-            ),
-            lightkube,
+                patch_type=kube.PatchType.MERGE,
+            )
         )
 
-    async def _call(self, request: Any, lightkube: Any) -> Any:
+    async def _call(self, request: Awaitable[Any]) -> Any:
+        kube = _lightkube()
         where = f"deployment {self.config.namespace}/{self.deployment}"
         try:
             return await request
-        except lightkube.ApiError as exc:
+        except kube.lightkube.ApiError as exc:
             if exc.status.code == 404:
                 raise BackendError(f"{where} not found: {exc.status.message}") from exc
             raise BackendError(
                 f"{where}: API server answered {exc.status.code} {exc.status.message}"
             ) from exc
-        except OSError as exc:
-            raise BackendError(f"{where}: cannot reach the API server: {exc}") from exc
-        except Exception as exc:
-            if type(exc).__module__.startswith(("httpx", "httpcore")):
-                raise BackendError(f"{where}: cannot reach the API server: {exc!r}") from exc
-            raise
+        except (kube.TransportError, OSError) as exc:
+            raise BackendError(f"{where}: cannot reach the API server: {exc!r}") from exc
 
     async def _api(self) -> Any:
         if self._client is None:
-            lightkube, _, _ = _lightkube()
-            self._client = lightkube.AsyncClient(
-                config=self._kubeconfig(lightkube),
+            kube = _lightkube()
+            self._client = kube.lightkube.AsyncClient(
+                config=self._kubeconfig(kube.lightkube),
                 namespace=self.config.namespace,
                 timeout=self.config.request_timeout_s,
                 field_manager="restartctl",
@@ -312,23 +311,36 @@ class KubernetesBackend(Backend):
                 )
             else:
                 config = lightkube.KubeConfig.from_env()
+            if self.config.context is None:
+                return config
+            return config.get(context_name=self.config.context)
         except lightkube.ConfigError as exc:
             raise BackendError(f"Kubernetes configuration: {exc}") from exc
-        if self.config.context is None:
-            return config
-        return config.get(context_name=self.config.context)
 
 
-def _lightkube() -> tuple[Any, Any, Any]:
+@dataclass(frozen=True)
+class _Kube:
+    """lightkube's pieces, imported on first use (it is an optional extra)."""
+
+    lightkube: Any
+    Deployment: Any
+    PatchType: Any
+    TransportError: type[Exception]
+
+
+def _lightkube() -> _Kube:
     try:
         import lightkube
+        from lightkube.core import exceptions
         from lightkube.resources.apps_v1 import Deployment
         from lightkube.types import PatchType
     except ImportError as exc:
         raise BackendError(
             "the kubernetes backend needs lightkube: pip install 'restart-orchestrator[kubernetes]'"
         ) from exc
-    return lightkube, Deployment, PatchType
+    # lightkube's HTTP client (httpx, or its fork httpx2 since lightkube 1.0), as it imports it.
+    transport_error: type[Exception] = getattr(exceptions, "httpx").TransportError  # noqa: B009 - not re-exported
+    return _Kube(lightkube, Deployment, PatchType, transport_error)
 
 
 def _observed(deployment: Mapping[str, Any]) -> bool:

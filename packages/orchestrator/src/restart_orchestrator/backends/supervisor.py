@@ -33,7 +33,7 @@ import xmlrpc.client
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from restart_orchestrator.backends.base import (
     Backend,
@@ -91,6 +91,14 @@ class SupervisorBackendConfig(BackendConfig):
     )
     call_timeout_s: float = Field(default=5.0, gt=0, description="Bound on quick calls.")
     kill_wait_s: float = Field(default=10.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _supported_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https", "unix") or not (parts.netloc or parts.path):
+            raise ValueError("expected http://host:port/RPC2 or unix:///path/to/supervisor.sock")
+        return value
 
 
 class SupervisorBackend(Backend):

@@ -14,7 +14,7 @@ import time
 from typing import Any, Literal
 
 import httpx
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from restart_orchestrator.checks.base import Check, CheckConfig, CheckResult
 from restart_orchestrator.checks.timing import bounded, elapsed_ms, latency_problem
@@ -30,6 +30,13 @@ class HttpCheckConfig(CheckConfig):
     max_latency_ms: float | None = Field(default=None, gt=0)
     headers: dict[str, str] = Field(default_factory=dict)
     verify_tls: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL")
+        return value
 
 
 class HttpCheck(Check):
