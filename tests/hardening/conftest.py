@@ -1,0 +1,47 @@
+"""Fixtures of the hardening suite: real SDK services under uvicorn, a private Redis."""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import ServerProcess, free_port
+from tests.support.infra import RedisServer, start_private_redis
+
+#: Distinctive, so that a leak into any output can be searched for.
+TOKEN = "hardening-" + secrets.token_hex(16)
+FUZZ_APP = "tests.hardening.apps.fuzz_service:app"
+
+
+@contextlib.contextmanager
+def sdk_service(
+    root: Path, *, app: str = FUZZ_APP, env: dict[str, str] | None = None, name: str = "svc"
+) -> Iterator[ServerProcess]:
+    """A real uvicorn process of an SDK app; its output goes to ``root/<name>.log``."""
+    root.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    server = ServerProcess(
+        ["uvicorn", app, "--port", str(port), "--log-level", "info"],
+        port=port,
+        env={"SHUTDOWN_STATE_STORE": str(root / "state"), "TEST_SERVICE": name, **(env or {})},
+        log_path=root / f"{name}.log",
+    )
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def private_redis() -> Iterator[RedisServer]:
+    """A Redis of this test alone: it may be stopped and started again."""
+    server = start_private_redis()
+    try:
+        yield server
+    finally:
+        server.stop()
