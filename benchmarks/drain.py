@@ -21,8 +21,9 @@ import httpx
 
 from benchmarks.apps.trading import BENCH_PATH
 from benchmarks.overhead import rotations
+from benchmarks.plots import pyplot, save
 from benchmarks.processes import Uvicorn, cpu_plan
-from benchmarks.results import Figure, Spread, plot_path, save_json, section
+from benchmarks.results import Figure, Spread, save_json, section
 
 NAME = "drain"
 TOKEN = "bench-token"
@@ -188,13 +189,8 @@ async def _drain_once(
 
 
 def _plot(spreads: dict[str, Spread], in_flight: int, duration: float, quick: bool) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("(matplotlib not installed: no plot)")
+    plt = pyplot()
+    if plt is None:
         return
     labels = [v.label for v in VARIANTS]
     medians = [spreads[v.key].median for v in VARIANTS]
@@ -212,8 +208,4 @@ def _plot(spreads: dict[str, Spread], in_flight: int, duration: float, quick: bo
     ax.set_xlabel("seconds from the last in-flight request's answer to process exit")
     ax.set_title(f"Drain latency ({in_flight} requests of {duration:g} s in flight)", fontsize=10)
     ax.legend(loc="lower right")
-    fig.tight_layout()
-    path = plot_path(NAME, quick=quick)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    print(f"plot: {path}")
+    save(fig, NAME, quick=quick)

@@ -21,8 +21,9 @@ from starlette.types import ASGIApp, Message
 
 from benchmarks.apps.trading import BENCH_PATH
 from benchmarks.loadgen import LoadResult, available_generator, run_load
+from benchmarks.plots import pyplot, save
 from benchmarks.processes import Uvicorn, cpu_plan
-from benchmarks.results import Figure, Spread, plot_path, save_json, section
+from benchmarks.results import Figure, Spread, save_json, section
 
 NAME = "overhead"
 VARIANTS = {
@@ -263,13 +264,8 @@ def _plot(
     generator: str,
     quick: bool,
 ) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("(matplotlib not installed: no plot)")
+    plt = pyplot()
+    if plt is None:
         return
     colors = {"bare": "#7f7f7f", "sdk": "#2ca02c", "handrolled": "#d62728", "sdk_last": "#98df8a"}
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.4))
@@ -301,8 +297,4 @@ def _plot(
                     textcoords="offset points",
                 )
     fig.suptitle("Request overhead: medians, whiskers = min-max over interleaved rounds")
-    fig.tight_layout()
-    path = plot_path(NAME, quick=quick)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    print(f"plot: {path}")
+    save(fig, NAME, quick=quick)

@@ -1,0 +1,289 @@
+"""4. Scale: ``restartctl plan`` over 10, 100 and 1,000 services, and a run over 50 services.
+
+Plan: random dependency DAGs (fixed seed) planned in a fresh ``restartctl``
+process each time; wall time and peak memory (the child's ``ru_maxrss``), sizes
+interleaved. The growth from 10 to 1,000 services is the figure: interpreter
+start and imports are the same for every size.
+
+Run: 50 light services (:mod:`benchmarks.apps.light`, the admin contract on the
+standard library) in 5 dependency levels of 10, each with a known boot time
+and drain time. Their critical path is the sum over levels of the slowest stop,
+plus the slowest boot and the ``min_healthy`` dwell; a sequential restart needs
+the sum over every service. ``restartctl run`` should stay close to the path.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import time
+import tracemalloc
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.fleetgen import TOKEN_ENV, random_dag, write_fleet
+from benchmarks.lightfleet import LightFleet
+from benchmarks.overhead import rotations
+from benchmarks.plots import pyplot, save
+from benchmarks.processes import child_env
+from benchmarks.restarts import RunOutcome, physical_limit, plan_levels, restartctl, run_restartctl
+from benchmarks.results import Figure, Spread, save_json, section
+
+NAME = "scale"
+SIZES = (10, 100, 1000)
+SEED = 20261204
+TOKEN = "bench-token"
+RUN_TARGET = 1.3
+MIN_HEALTHY_S = 0.5
+
+
+def run(*, quick: bool = False) -> list[Figure]:
+    section("4. scale")
+    figures = _plan_scale(repetitions=2 if quick else 5, quick=quick)
+    figures += _light_run(
+        repetitions=1 if quick else 3, widths=[4] * 3 if quick else [10] * 5, quick=quick
+    )
+    return figures
+
+
+# -- plan over generated fleets ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlanSample:
+    size: int
+    wall_s: float
+    peak_rss_mb: float
+
+
+def _plan_once(config: Path) -> PlanSample:
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [*restartctl(), "plan", "--config", str(config), "--json"],
+        env=child_env({TOKEN_ENV: TOKEN}),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        error = process.stderr.read().decode() if process.stderr else ""
+        raise RuntimeError(f"restartctl plan failed on {config}: {error}")
+    if process.stderr:
+        process.stderr.close()
+    size = int(config.stem.removeprefix("fleet-"))
+    return PlanSample(size, wall, usage.ru_maxrss / 1024)  # ru_maxrss is in KiB on Linux
+
+
+def _plan_scale(*, repetitions: int, quick: bool) -> list[Figure]:
+    directory = Path(tempfile.mkdtemp(prefix="bench-plan-"))
+    configs = {}
+    for size in SIZES:
+        deps = random_dag(size, seed=SEED)
+        configs[size] = write_fleet(
+            directory / f"fleet-{size}.toml",
+            name=f"generated-{size}",
+            deps=deps,
+            backends={s: {"kind": "command", "start": "true", "stop": "true"} for s in deps},
+            urls={s: f"http://127.0.0.1:{10000 + i}" for i, s in enumerate(deps)},
+            state_dir=directory / "state",
+        )
+    _plan_once(configs[SIZES[0]])  # warm the file cache and bytecode
+    samples: dict[int, list[PlanSample]] = {size: [] for size in SIZES}
+    for order in rotations(list(SIZES), repetitions):
+        for size in order:
+            samples[size].append(_plan_once(configs[size]))
+    wall = {s: Spread.of(x.wall_s for x in samples[s]) for s in SIZES}
+    rss = {s: Spread.of(x.peak_rss_mb for x in samples[s]) for s in SIZES}
+    levels = {s: len(plan_levels(configs[s], {TOKEN_ENV: TOKEN})[1]) for s in SIZES}
+    _plan_in_process(configs[SIZES[0]], 1)  # imports
+    inside = {s: _plan_in_process(configs[s], repetitions) for s in SIZES}
+    for size in SIZES:
+        cpu_ms, peak_mb = inside[size]
+        print(
+            f"  plan {size:>5} services ({levels[size]:>3} levels): "
+            f"{wall[size].show('.3f', ' s')}, peak RSS {rss[size].median:.1f} MB | in-process: "
+            f"load + plan {cpu_ms.show('.1f', ' ms')}, {peak_mb:.1f} MB allocated at peak"
+        )
+    small, large = SIZES[0], SIZES[-1]
+    growth_mb = rss[large].median - rss[small].median
+    per_service_ms = (inside[large][0].median - inside[small][0].median) / (large - small)
+    save_json(
+        f"{NAME}-plan",
+        {"samples": {s: [x.__dict__ for x in samples[s]] for s in SIZES}, "levels": levels},
+    )
+    _plot_plan(wall, rss, levels, quick)
+    return [
+        Figure(
+            NAME,
+            f"restartctl plan, {small} -> {large} services",
+            f"{wall[small].median:.2f} -> {wall[large].median:.2f} s "
+            f"(x{wall[large].median / wall[small].median:.2f}, fresh process)",
+        ),
+        Figure(
+            NAME,
+            f"plan: peak RSS {small} -> {large} services",
+            f"{rss[small].median:.1f} -> {rss[large].median:.1f} MB (+{growth_mb:.1f} MB)",
+        ),
+        Figure(
+            NAME,
+            f"plan {large} services in-process (load + plan)",
+            f"{inside[large][0].show('.1f', ' ms')}, {per_service_ms:.3f} ms/service, "
+            f"{inside[large][1]:.1f} MB allocated at peak",
+        ),
+    ]
+
+
+def _plan_in_process(config: Path, repetitions: int) -> tuple[Spread, float]:
+    """(time to load the fleet file and describe its plan, peak MB allocated doing it)."""
+    from restart_orchestrator.config import load_fleet
+    from restart_orchestrator.plan import describe_plan
+
+    os.environ.setdefault(TOKEN_ENV, TOKEN)
+    times = []
+    for _ in range(repetitions):
+        started = time.perf_counter()
+        describe_plan(load_fleet(config))
+        times.append((time.perf_counter() - started) * 1000)
+    tracemalloc.start()
+    describe_plan(load_fleet(config))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return Spread.of(times), peak / 1e6
+
+
+def _plot_plan(
+    wall: dict[int, Spread], rss: dict[int, Spread], levels: dict[int, int], quick: bool
+) -> None:
+    plt = pyplot()
+    if plt is None:
+        return
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    sizes = list(SIZES)
+    left.errorbar(
+        sizes,
+        [wall[s].median for s in sizes],
+        yerr=[
+            [wall[s].median - wall[s].low for s in sizes],
+            [wall[s].high - wall[s].median for s in sizes],
+        ],
+        marker="o",
+        capsize=4,
+    )
+    left.set_xscale("log")
+    left.set_xlabel("services (random DAG, fixed seed)")
+    left.set_ylabel("restartctl plan, wall s")
+    for s in sizes:
+        left.annotate(
+            f"{levels[s]} levels",
+            (s, wall[s].median),
+            xytext=(5, 5),
+            fontsize=8,
+            textcoords="offset points",
+        )
+    right.plot(sizes, [rss[s].median for s in sizes], marker="o", color="#9467bd")
+    right.set_xscale("log")
+    right.set_xlabel("services")
+    right.set_ylabel("peak RSS, MB")
+    fig.suptitle("restartctl plan over generated fleets (fresh process each time)")
+    save(fig, f"{NAME}-plan", quick=quick)
+
+
+# -- a run over many light services ------------------------------------------------------------
+
+
+def _light_run(*, repetitions: int, widths: list[int], quick: bool) -> list[Figure]:
+    fleet = LightFleet(
+        widths,
+        seed=SEED,
+        directory=Path(tempfile.mkdtemp(prefix="bench-light-")),
+        min_healthy_s=MIN_HEALTHY_S,
+    )
+    count = len(fleet.specs)
+    shutdown_levels, startup_levels = plan_levels(fleet.config, fleet.env)
+    dwell = dict.fromkeys(fleet.specs, MIN_HEALTHY_S)
+    sequential = sum(s.drain_s + s.boot_s + MIN_HEALTHY_S for s in fleet.specs.values())
+    print(
+        f"  run over {count} light services in {len(startup_levels)} levels "
+        f"(boot 0.2-1.0 s, drain 0.1-0.5 s, min_healthy {MIN_HEALTHY_S:g} s)"
+    )
+    limits: list[float] = []
+    runs: list[RunOutcome] = []
+    try:
+        for number in range(1, repetitions + 1):
+            # The limit is measured right before each run: the same minute of the same machine.
+            fleet.start_all()
+            stop_s, boot_s = fleet.restart_directly(shutdown_levels, startup_levels)
+            limits.append(physical_limit(shutdown_levels, startup_levels, stop_s, boot_s, dwell))
+            fleet.start_all()
+            outcome = run_restartctl(
+                fleet.config,
+                fleet.directory / f"report-{number}.json",
+                env=fleet.env,
+                log_name="scale-run-progress",
+            )
+            runs.append(outcome)
+            print(
+                f"  run {number}/{repetitions}: restartctl {outcome.duration_s:.2f} s "
+                f"(process {outcome.wall_s:.2f} s), limit {limits[-1]:.2f} s: "
+                f"x{outcome.duration_s / limits[-1]:.2f} ({outcome.report.get('outcome')})",
+                flush=True,
+            )
+    finally:
+        fleet.stop_all()
+    ratio = Spread.of(r.duration_s / limit for r, limit in zip(runs, limits, strict=True))
+    took = Spread.of(r.duration_s for r in runs)
+    limit = Spread.of(limits)
+    save_json(
+        f"{NAME}-run",
+        {
+            "services": {n: s.__dict__ for n, s in fleet.specs.items()},
+            "shutdown_levels": shutdown_levels,
+            "startup_levels": startup_levels,
+            "limits_s": limits,
+            "sequential_s": sequential,
+            "runs": [{"wall_s": r.wall_s, "report": r.report} for r in runs],
+        },
+    )
+    _plot_run(took, limit, sequential, count, quick)
+    return [
+        Figure(
+            NAME,
+            f"run {count} services / physical limit",
+            f"{ratio.show()} ({took.median:.1f} s vs {limit.median:.1f} s)",
+            f"<= {RUN_TARGET}x",
+            ratio.median <= RUN_TARGET and all(r.completed for r in runs),
+        ),
+        Figure(
+            NAME,
+            "peer: sequential restart, same services",
+            f"{sequential:.1f} s (x{sequential / limit.median:.1f} the limit)",
+        ),
+    ]
+
+
+def _plot_run(took: Spread, limit: Spread, sequential: float, count: int, quick: bool) -> None:
+    plt = pyplot()
+    if plt is None:
+        return
+    fig, ax = plt.subplots(figsize=(8, 2.8))
+    labels = ["physical limit (levels)", "restartctl run", "sequential (sum of services)"]
+    values = [limit.median, took.median, sequential]
+    ax.barh(
+        labels,
+        values,
+        color=["#7f7f7f", "#2ca02c", "#d62728"],
+        xerr=[
+            [limit.median - limit.low, took.median - took.low, 0],
+            [limit.high - limit.median, took.high - took.median, 0],
+        ],
+        capsize=4,
+    )
+    for y, value in enumerate(values):
+        ax.annotate(f"{value:.1f} s", (value, y), xytext=(5, -3), textcoords="offset points")
+    ax.invert_yaxis()
+    ax.set_xlabel("seconds")
+    ax.set_title(f"Restart of {count} light services in dependency levels", fontsize=10)
+    save(fig, f"{NAME}-run", quick=quick)
