@@ -165,6 +165,12 @@ async def test_commands_know_the_service_name(tmp_path: Path) -> None:
     assert out.read_text().strip() == "execution"
 
 
+async def test_missing_working_directory_is_a_backend_error(tmp_path: Path) -> None:
+    backend = command_backend(start="true", stop="true", cwd=str(tmp_path / "gone"))
+    with pytest.raises(BackendError, match="cannot run `true`"):
+        await backend.start()
+
+
 def test_invalid_running_regex_is_a_config_error() -> None:
     with pytest.raises(ValueError, match="running_regex"):
         CommandBackendConfig(start="true", stop="true", running_regex="(unclosed")

@@ -138,12 +138,15 @@ class CommandBackend(Backend):
             await asyncio.sleep(self.config.poll_interval_s)
 
     async def _run(self, command: str, *, timeout_s: float) -> ShellResult:
-        return await run_shell(
-            command,
-            timeout_s=timeout_s,
-            env={**self.config.env, "RESTARTCTL_SERVICE": self.target.name},
-            cwd=self.config.cwd,
-        )
+        try:
+            return await run_shell(
+                command,
+                timeout_s=timeout_s,
+                env={**self.config.env, "RESTARTCTL_SERVICE": self.target.name},
+                cwd=self.config.cwd,
+            )
+        except OSError as exc:  # e.g. cwd missing
+            raise BackendError(f"{self.target.name}: cannot run `{command}`: {exc}") from exc
 
 
 def _said(result: ShellResult) -> str:

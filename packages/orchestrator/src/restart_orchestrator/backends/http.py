@@ -242,11 +242,14 @@ class HttpBackend(Backend):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid.pid, signal.SIGKILL)
         elif self.config.kill_command is not None:
-            result = await run_shell(
-                self.config.kill_command,
-                timeout_s=self.config.kill_wait_s,
-                env={**self.config.env, "RESTARTCTL_SERVICE": self.target.name},
-            )
+            try:
+                result = await run_shell(
+                    self.config.kill_command,
+                    timeout_s=self.config.kill_wait_s,
+                    env={**self.config.env, "RESTARTCTL_SERVICE": self.target.name},
+                )
+            except OSError as exc:
+                raise BackendError(f"{self.target.name}: cannot run kill_command: {exc}") from exc
             if not result.ok:
                 raise BackendError(f"{self.target.name}: kill_command failed: {result.describe()}")
         else:

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import subprocess
 import tempfile
 import time
 from collections.abc import Mapping
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from typing import IO
 
 OUTPUT_LIMIT = 64 * 1024  # bytes of output kept (the tail: errors come last)
+_POLL_INTERVAL_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -62,14 +64,14 @@ async def run_shell(
     started = time.monotonic()
     # Output goes to a file, not a pipe: a command that starts a daemon without
     # redirecting its output would otherwise hold the pipe open after it exits.
+    # Popen polled from the loop (not asyncio's subprocess transport) makes a
+    # cancellation safe at any point: the group is killed and reaped at once.
     with tempfile.TemporaryFile() as output:
-        process = await asyncio.create_subprocess_exec(
-            "/bin/sh",
-            "-c",
-            command,
-            stdin=asyncio.subprocess.DEVNULL,
+        process = subprocess.Popen(  # noqa: ASYNC220 - fork+exec is quick; the wait is polled
+            ["/bin/sh", "-c", command],
+            stdin=subprocess.DEVNULL,
             stdout=output,
-            stderr=asyncio.subprocess.STDOUT,
+            stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},
             cwd=cwd,
             start_new_session=True,
@@ -77,14 +79,13 @@ async def run_shell(
         timed_out = False
         try:
             async with asyncio.timeout(timeout_s):
-                await process.wait()
+                await _exited(process)
         except TimeoutError:
             timed_out = True
-            _kill_group(process.pid)
-            await process.wait()
         finally:
-            if process.returncode is None:  # cancelled from outside: leave nothing behind
+            if process.poll() is None:  # timed out or cancelled: leave nothing behind
                 _kill_group(process.pid)
+                process.wait()
         text = _tail_of(output)
     return ShellResult(
         command=command,
@@ -93,6 +94,13 @@ async def run_shell(
         duration_s=time.monotonic() - started,
         timed_out=timed_out,
     )
+
+
+async def _exited(process: subprocess.Popen[bytes]) -> None:
+    delay = 0.005
+    while process.poll() is None:
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, _POLL_INTERVAL_S)
 
 
 def _tail_of(output: IO[bytes]) -> str:
