@@ -67,12 +67,14 @@ class LiveFleet:
         gate_wait: str = "5s",
         window: str = 'start = "00:00"\nend = "00:00"',
         startup_deadline: dict[str, str] | None = None,
+        shutdown_grace: dict[str, str] | None = None,
     ) -> Path:
         """Write the fleet file (the window is all day unless given)."""
         self.control.mkdir(parents=True, exist_ok=True)
         if not self.ports:
             self.ports = {name: free_port() for name in SERVICES}
         deadlines = startup_deadline or {}
+        graces = shutdown_grace or {}
         lines = [
             'name = "test-fleet"',
             f'state_store = "{self.root / "state"}"',
@@ -108,7 +110,7 @@ class LiveFleet:
                 "env": env,
                 "pid_file": str(self.root / f"{name}.pid"),
                 "log_file": str(self.root / f"{name}.log"),
-                "exit_margin_s": 3,
+                "exit_margin_s": 1.5,
                 "kill_wait_s": 5,
             }
             lines.append(
@@ -117,7 +119,7 @@ class LiveFleet:
                 'token_env = "TEST_ADMIN_TOKEN"\n'
                 f"depends_on = {json.dumps(depends_on)}\n"
                 f"pause_first = {'true' if name == 'ai' else 'false'}\n"
-                'shutdown_grace = "3s"\n'
+                f'shutdown_grace = "{graces.get(name, "3s")}"\n'
                 f'startup_deadline = "{deadlines.get(name, "15s")}"\n'
                 'min_healthy = "0.3s"\n'
                 f"backend = {_inline(backend)}"

@@ -164,7 +164,7 @@ def test_service_that_never_becomes_ready_fails_the_run_with_trading_paused(
     2. restartctl run
     Result: three attempts (the last after a rollback), exit 1, ai not started
     (it depends on execution), risk up and paused, journal failed, alert sent."""
-    live.write(startup_deadline={"execution": "2s"})
+    live.write(startup_deadline={"execution": "2s"}, shutdown_grace={"execution": "1s"})
     live.set_flag("execution", "never-ready")
     report = tmp_path / "report.json"
     result = restartctl(live, "run", "--report", str(report))
@@ -243,7 +243,8 @@ def test_run_killed_mid_shutdown_is_recovered(live: LiveFleet) -> None:
 
 def test_restart_one_service_handles_its_dependants(live: LiveFleet) -> None:
     """1. restartctl restart execution
-    Result: ai (its dependant) stops first and starts after; risk is untouched."""
+    Result: ai (its dependant) is paused and stopped first, started after and
+    resumed; risk is untouched."""
     risk_pid = live.pid("risk")
     old = {name: live.pid(name) for name in ("execution", "ai")}
     result = restartctl(live, "restart", "execution")
@@ -251,6 +252,7 @@ def test_restart_one_service_handles_its_dependants(live: LiveFleet) -> None:
     lines = json_lines(result.output)
     assert [x["service"] for x in lines if x.get("action") == "stopped"] == ["ai", "execution"]
     assert [x["service"] for x in lines if x.get("action") == "ready"] == ["execution", "ai"]
+    assert next(x["service"] for x in lines if x.get("action") == "paused") == "ai"
     assert live.pid("risk") == risk_pid
     assert all(live.pid(name) != pid for name, pid in old.items())
     assert live.book("ai")["paused"] is False

@@ -391,9 +391,13 @@ def restart_command(
             f"unknown service {service!r}; services: {', '.join(fleet.services)}",
             param_hint="SERVICE",
         )
-    scope = {service} | fleet.dependants(service)
+    dependants = fleet.dependants(service)
     restart = FleetRestart(
-        fleet, Progress(pick_mode(output, sys.stdout)), command="restart", scope=sorted(scope)
+        fleet,
+        Progress(pick_mode(output, sys.stdout)),
+        command="restart",
+        scope=sorted({service} | dependants),
+        also_pause=sorted(dependants),
     )
     work = functools.partial(restart.run, force_window=True, use_gate=not no_gate)
     _execute(restart, fleet, work, report_path, metrics_file, timeline_path)

@@ -50,6 +50,7 @@ from restart_orchestrator.window import window_decision
 
 READY_POLL_S = 0.2
 PROCESS_POLL_S = 1.0
+EXITED_AFTER_S = 2.0  # a process seen stopped this long after its start has exited
 
 
 class PreRestartFailed(Exception):
@@ -62,14 +63,13 @@ class ServiceFailed(Exception):
 
 def build_backend(fleet: Fleet, name: str, token: str | None) -> Backend:
     """The backend of service ``name`` from its validated config."""
-    from restart_orchestrator.backends import BACKENDS
+    from restart_orchestrator.backends import build_backend as backend_for
 
     service = fleet.services[name]
-    kind = str(getattr(service.backend, "kind", ""))
     target = ServiceTarget(
         name=name, url=service.url, admin_token=token, shutdown_grace_s=service.shutdown_grace
     )
-    return BACKENDS[kind](service.backend, target)
+    return backend_for(service.backend, target)
 
 
 class FleetRestart:
@@ -82,6 +82,7 @@ class FleetRestart:
         *,
         command: str = "run",
         scope: Sequence[str] | None = None,
+        also_pause: Sequence[str] = (),
     ) -> None:
         self.fleet = fleet
         self.progress = progress
@@ -98,6 +99,7 @@ class FleetRestart:
         )
         self.notifier = Notifier(fleet.name, fleet.config.notifications, progress.warn)
         self.journal: Journal | None = None
+        self.also_pause = set(also_pause)  # paused in phase 1 besides the pause_first ones
         self.paused: list[str] = []  # paused by this run (or the crashed run), to resume
         self.stopping_started = False  # from here on a failure leaves trading paused
         self.failed: set[str] = set()
@@ -190,7 +192,11 @@ class FleetRestart:
         """Stop taking new work, wait for the gate, flush, save, announce."""
         with self.phase(1, "pre-restart"):
             # 1. Stop accepting new signals.
-            to_pause = [name for name in self.scope if self.fleet.services[name].pause_first]
+            to_pause = [
+                name
+                for name in self.scope
+                if self.fleet.services[name].pause_first or name in self.also_pause
+            ]
             failures = await self.each(to_pause, self.pause)
             if failures:
                 raise PreRestartFailed("pause failed: " + "; ".join(failures.values()))
@@ -421,7 +427,7 @@ class FleetRestart:
         started = time.monotonic()
         ready_by = started + service.startup_deadline
         healthy_since: float | None = None
-        flaps = 0
+        flaps = stopped_looks = 0
         next_process_look = started + PROCESS_POLL_S
         while True:
             now = time.monotonic()
@@ -445,6 +451,10 @@ class FleetRestart:
                     state = ProcessState.UNKNOWN
                 if state == ProcessState.FAILED:
                     return "its process failed"
+                # Stopped on two looks in a row, well after the start: it exited.
+                stopped_looks = stopped_looks + 1 if state == ProcessState.STOPPED else 0
+                if stopped_looks >= 2 and now - started >= EXITED_AFTER_S:
+                    return "its process exited"
             await asyncio.sleep(READY_POLL_S)
 
     async def stop_quietly(self, name: str) -> None:
@@ -660,10 +670,12 @@ class FleetRestart:
             "start_s": round(self.report.now_s(), 3),
         }
         self.report.phases.append(entry)
-        with self.report.timed("phase", f"{number} {name}"):
-            yield
-            entry["ok"] = True
-        entry["duration_s"] = round(self.report.now_s() - entry["start_s"], 3)
+        try:
+            with self.report.timed("phase", f"{number} {name}"):
+                yield
+                entry["ok"] = True
+        finally:
+            entry["duration_s"] = round(self.report.now_s() - entry["start_s"], 3)
 
     async def each(
         self, names: Sequence[str], action: Callable[[str], Awaitable[None]]
