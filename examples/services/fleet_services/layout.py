@@ -1,0 +1,260 @@
+"""Render the fleet's supervisord configuration and restartctl fleet file.
+
+Ports, directories, Redis and timings are parameters, so the demo (ports
+8001-8005), the end-to-end tests (free ports, a private key prefix) and a real
+host render the same fleet. ``examples/supervisord.conf`` and
+``examples/fleet.toml`` are this module's output for a production host::
+
+    python -m fleet_services.layout --run-dir /var/lib/trading \\
+        --python /opt/trading/venv/bin/python --state-store redis://127.0.0.1:6379/0
+
+Admin tokens never appear in the files: supervisord passes each program the
+token from its own environment (``%(ENV_EXECUTION_ADMIN_TOKEN)s``) and restartctl
+reads the same variables (``token_env``).
+
+>>> layout = FleetLayout(run_dir=Path("/srv/fleet"))
+>>> layout.url("execution")
+'http://127.0.0.1:8002'
+>>> layout.token_env("portfolio-intelligence")
+'PORTFOLIO_INTELLIGENCE_ADMIN_TOKEN'
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: service name -> (ASGI app, port in the demo and the examples)
+SERVICES: dict[str, tuple[str, int]] = {
+    "ai-engine": ("fleet_services.ai_engine:app", 8001),
+    "execution": ("fleet_services.execution:app", 8002),
+    "risk-safety": ("fleet_services.risk_safety:app", 8003),
+    "portfolio-intelligence": ("fleet_services.portfolio_intelligence:app", 8004),
+    "monitoring-health": ("fleet_services.monitoring_health:app", 8005),
+}
+DEPENDS_ON: dict[str, list[str]] = {
+    "risk-safety": [],
+    "execution": ["risk-safety"],
+    "ai-engine": ["execution", "risk-safety"],
+    "portfolio-intelligence": ["execution"],
+    "monitoring-health": [],
+}
+# The runbook's orders: monitoring-health watches until the end of the stop and comes back last.
+SHUTDOWN_ORDER = ["ai-engine", "portfolio-intelligence", "execution", "risk-safety",
+                  "monitoring-health"]  # fmt: skip
+STARTUP_ORDER = ["risk-safety", "execution", "ai-engine", "portfolio-intelligence",
+                 "monitoring-health"]  # fmt: skip
+PAUSE_FIRST = {"ai-engine"}
+DEFAULT_PORTS = {name: port for name, (_, port) in SERVICES.items()}
+
+
+@dataclass
+class FleetLayout:
+    """Everything that differs between one deployment of the fleet and another."""
+
+    run_dir: Path
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_PORTS))
+    python: str = sys.executable
+    #: the SDK's snapshot store: a directory (default ``run_dir/state``) or redis://
+    state_store: str | None = None
+    key_prefix: str = "fleet"  # the fleet's own keys: signals, orders, fills
+    sdk_key_prefix: str = "shutdown-sdk"
+    lifecycle_stream: str = "shutdown-sdk:events"
+    restart_stream: str = "restart:events"
+    drain_deadline: float = 30.0
+    gate_max_wait: str = "5m"
+    gate_poll_interval: str = "1s"
+    min_healthy: str = "5s"
+    startup_deadline: str = "1m"
+    signal_rate: float = 10.0
+    window: tuple[str, str] = ("04:00", "04:30")
+    lock: str | None = None  # default run_dir/restartctl/trading.lock
+    pythonpath: str | None = None
+    #: extra environment per service, e.g. {"execution": {"FLEET_FAULT_FILE": "..."}}
+    env: dict[str, dict[str, str]] = field(default_factory=dict)
+    postgres_dsn: str | None = None
+
+    @property
+    def socket(self) -> Path:
+        return self.run_dir / "supervisor.sock"
+
+    @property
+    def supervisor_url(self) -> str:
+        return f"unix://{self.socket}"
+
+    @property
+    def logs(self) -> Path:
+        return self.run_dir / "logs"
+
+    @property
+    def shutdown_grace(self) -> float:
+        """restartctl's bound on a graceful stop: the drain plus time to save and close."""
+        return self.drain_deadline + 10
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    @staticmethod
+    def token_env(service: str) -> str:
+        return service.upper().replace("-", "_") + "_ADMIN_TOKEN"
+
+    def new_tokens(self) -> dict[str, str]:
+        """A fresh admin token per service, as the environment both supervisord and
+        restartctl need."""
+        return {self.token_env(name): secrets.token_hex(16) for name in SERVICES}
+
+    def program_env(self, service: str) -> dict[str, str]:
+        env = {
+            "SHUTDOWN_ADMIN_TOKEN": f"%(ENV_{self.token_env(service)})s",
+            "SHUTDOWN_DRAIN_DEADLINE": f"{self.drain_deadline:g}",
+            "SHUTDOWN_STATE_STORE": self.state_store or str(self.run_dir / "state"),
+            "SHUTDOWN_STATE_FALLBACK_DIR": str(self.run_dir / "state-fallback"),
+            "SHUTDOWN_REDIS_URL": self.redis_url,
+            "SHUTDOWN_KEY_PREFIX": self.sdk_key_prefix,
+            "SHUTDOWN_EVENTS_STREAM": self.lifecycle_stream,
+            "FLEET_REDIS_URL": self.redis_url,
+            "FLEET_KEY_PREFIX": self.key_prefix,
+            "FLEET_EXECUTION_URL": self.url("execution"),
+            "FLEET_RISK_SAFETY_URL": self.url("risk-safety"),
+            "FLEET_RESTART_EVENTS_STREAM": self.restart_stream,
+            "FLEET_SIGNAL_RATE": f"{self.signal_rate:g}",
+            "PYTHONUNBUFFERED": "1",
+        }
+        if self.pythonpath:
+            env["PYTHONPATH"] = self.pythonpath
+        env.update(self.env.get(service, {}))
+        return env
+
+    def supervisord_conf(self) -> str:
+        """supervisord's configuration: one program per service, nothing fighting restartctl.
+
+        ``autorestart=unexpected`` with ``startretries=1``: a crash is restarted once, a
+        broken start gives up quickly (restartctl then rolls back and reports), and a stop
+        restartctl asked for is never undone. ``stopwaitsecs`` exceeds restartctl's grace,
+        which exceeds the drain deadline.
+        """
+        sock, logs = self.socket, self.logs
+        lines = [
+            "; The example trading fleet under supervisord (rendered by fleet_services.layout).",
+            "; Tokens come from supervisord's environment: export AI_ENGINE_ADMIN_TOKEN etc.",
+            "[unix_http_server]", f"file = {sock}", "chmod = 0700", "",
+            "[supervisord]", f"logfile = {logs}/supervisord.log",
+            f"pidfile = {self.run_dir}/supervisord.pid", f"childlogdir = {logs}",
+            f"directory = {self.run_dir}", "loglevel = info", "nodaemon = true", "",
+            "[rpcinterface:supervisor]",
+            "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
+            "", "[supervisorctl]", f"serverurl = unix://{sock}", "",
+        ]  # fmt: skip
+        stopwaitsecs = int(self.shutdown_grace + 5)
+        for service, (target, _) in SERVICES.items():
+            env = ",".join(f'{key}="{value}"' for key, value in self.program_env(service).items())
+            command = (
+                f"{self.python} -m uvicorn {target} --host 127.0.0.1 "
+                f"--port {self.ports[service]} --no-access-log "
+                f"--timeout-graceful-shutdown {int(self.drain_deadline + 5)}"
+            )
+            lines += [
+                f"[program:{service}]", f"command = {command}", f"directory = {self.run_dir}",
+                "autostart = true", "autorestart = unexpected", "exitcodes = 0",
+                "startsecs = 1", "startretries = 1", "stopsignal = TERM",
+                f"stopwaitsecs = {stopwaitsecs}", "killasgroup = true",
+                "redirect_stderr = true", f"stdout_logfile = {logs}/{service}.log",
+                "stdout_logfile_maxbytes = 20MB", "stdout_logfile_backups = 3",
+                f"environment = {env}", "",
+            ]  # fmt: skip
+        return "\n".join(lines)
+
+    def fleet_toml(self) -> str:
+        """restartctl's fleet file for this layout (backend: this supervisord)."""
+        state_store = self.state_store or str(self.run_dir / "state")
+        lock = self.lock or str(self.run_dir / "restartctl" / "trading.lock")
+        lines = [
+            "# The example trading fleet (rendered by fleet_services.layout).",
+            "# Orders are the runbook's: monitoring-health stops last and starts last.",
+            'name = "trading"',
+            f'state_store = "{state_store}"',
+            f'state_key_prefix = "{self.sdk_key_prefix}"',
+            f'journal = "{self.run_dir / "restartctl" / "trading.journal.json"}"',
+            f"shutdown_order = {_toml_list(SHUTDOWN_ORDER)}",
+            f"startup_order = {_toml_list(STARTUP_ORDER)}",
+            "",
+            "[lock]",
+            f'location = "{lock}"',
+            'ttl = "1h"',
+            "",
+            "[window]",
+            f'start = "{self.window[0]}"',
+            f'end = "{self.window[1]}"',
+            'timezone = "UTC"',
+            "",
+            "[gate]",
+            f'max_wait = "{self.gate_max_wait}"',
+            f'poll_interval = "{self.gate_poll_interval}"',
+            'max_poll_interval = "5s"',
+            "",
+            "[notifications]",
+            f'redis_url = "{self.redis_url}"',
+            f'stream = "{self.restart_stream}"',
+            "",
+        ]
+        for service in STARTUP_ORDER:
+            lines += [
+                f"[services.{service}]",
+                f'url = "{self.url(service)}"',
+                f'token_env = "{self.token_env(service)}"',
+                f"depends_on = {_toml_list(DEPENDS_ON[service])}",
+                f"pause_first = {'true' if service in PAUSE_FIRST else 'false'}",
+                f'shutdown_grace = "{self.shutdown_grace:g}s"',
+                f'startup_deadline = "{self.startup_deadline}"',
+                f'min_healthy = "{self.min_healthy}"',
+                f'backend = {{ kind = "supervisor", url = "{self.supervisor_url}", '
+                f'program = "{service}" }}',
+                "",
+            ]
+        lines += ["[[checks]]", 'kind = "redis"', 'name = "redis"', f'url = "{self.redis_url}"']
+        if self.postgres_dsn:
+            lines += ["", "[[checks]]", 'kind = "postgres"', 'name = "postgres"',
+                      f'dsn = "{self.postgres_dsn}"']  # fmt: skip
+        return "\n".join(lines) + "\n"
+
+    def write(self) -> tuple[Path, Path]:
+        """Create the run directory and write both files; returns (supervisord.conf, fleet.toml)."""
+        for path in (self.run_dir, self.logs, self.run_dir / "restartctl"):
+            path.mkdir(parents=True, exist_ok=True)
+        supervisord_conf = self.run_dir / "supervisord.conf"
+        fleet_toml = self.run_dir / "fleet.toml"
+        supervisord_conf.write_text(self.supervisord_conf())
+        fleet_toml.write_text(self.fleet_toml())
+        return supervisord_conf, fleet_toml
+
+
+def _toml_list(items: list[str]) -> str:
+    return "[" + ", ".join(f'"{item}"' for item in items) + "]"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run-dir", type=Path, required=True, help="logs, socket, state, lock")
+    parser.add_argument("--python", default=sys.executable, help="the venv's python")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--state-store", default=None, help="directory or redis:// URL")
+    parser.add_argument("--out", type=Path, default=None, help="write here instead of run-dir")
+    args = parser.parse_args(argv)
+    layout = FleetLayout(
+        run_dir=args.run_dir, python=args.python, redis_url=args.redis_url,
+        state_store=args.state_store,
+        lock=args.redis_url if args.state_store and args.state_store.startswith("redis") else None,
+    )  # fmt: skip
+    out = args.out or args.run_dir
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "supervisord.conf").write_text(layout.supervisord_conf())
+    (out / "fleet.toml").write_text(layout.fleet_toml())
+    print(f"wrote {out / 'supervisord.conf'} and {out / 'fleet.toml'}")
+
+
+if __name__ == "__main__":
+    main()
