@@ -131,7 +131,7 @@ async def test_scale_mode_stops_to_zero_and_restores_the_recorded_replicas(
     assert any(path.endswith("/execution/scale") for path, _, _ in fake.patches)
 
     # A second stop (a retried run) keeps the recorded count.
-    assert "already" in (await backend.stop()).detail
+    assert "already scaled to zero (replicas to restore: 2)" in (await backend.stop()).detail
     await make_backend(stop_mode="scale").start()  # a new run: the count comes from the API
 
     deployment = fake.get("execution")
@@ -149,6 +149,16 @@ async def test_scale_start_without_a_recorded_count_refuses_to_guess(
     await backend._patch({"metadata": {"annotations": {REPLICAS_BEFORE_STOP: None}}})
 
     with pytest.raises(BackendError, match="0 replicas and no restartctl/replicas-before-stop"):
+        await backend.start()
+
+
+async def test_paused_deployment_is_refused_rather_than_waited_for(
+    fake: FakeKubernetes, make_backend: Any
+) -> None:
+    backend = make_backend()
+    await backend._patch({"spec": {"paused": True}})
+
+    with pytest.raises(BackendError, match="is paused: it would not roll out"):
         await backend.start()
 
 

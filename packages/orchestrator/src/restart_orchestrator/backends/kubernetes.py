@@ -156,9 +156,14 @@ class KubernetesBackend(Backend):
         current = await self._get()
         replicas = int(current.get("spec", {}).get("replicas") or 0)
         annotations = current.get("metadata", {}).get("annotations") or {}
-        if replicas == 0 and REPLICAS_BEFORE_STOP in annotations:
+        if replicas == 0:
+            # Already down (a retried run, or by hand): never record 0 as the count to restore.
             await self._wait(lambda d: _pods(d) == 0, "all pods gone", self._deadline())
-            return StopResult(True, False, time.monotonic() - started, "already scaled to zero")
+            recorded = annotations.get(REPLICAS_BEFORE_STOP, "none recorded")
+            return StopResult(
+                True, False, time.monotonic() - started,
+                f"already scaled to zero (replicas to restore: {recorded})",
+            )  # fmt: skip
         await self._patch({"metadata": {"annotations": {REPLICAS_BEFORE_STOP: str(replicas)}}})
         await self._scale(0)
         await self._wait(
@@ -182,6 +187,11 @@ class KubernetesBackend(Backend):
                     f"no {REPLICAS_BEFORE_STOP} annotation: scale it up by hand"
                 )
         else:
+            if (await self._get()).get("spec", {}).get("paused"):
+                raise BackendError(
+                    f"deployment {self.config.namespace}/{self.deployment} is paused: it would "
+                    "not roll out (kubectl rollout resume it first)"
+                )
             stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             await self._patch(
                 {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
@@ -207,7 +217,6 @@ class KubernetesBackend(Backend):
 
     async def _wait_rollout(self) -> None:
         deadline = self._deadline()
-        message = "no status read yet"
         while True:
             message, done = rollout_status(await self._get())
             if done:
