@@ -68,8 +68,9 @@ class LiveFleet:
         window: str = 'start = "00:00"\nend = "00:00"',
         startup_deadline: dict[str, str] | None = None,
         shutdown_grace: dict[str, str] | None = None,
+        extra: str = "",
     ) -> Path:
-        """Write the fleet file (the window is all day unless given)."""
+        """Write the fleet file (the window is all day unless given; ``extra`` is appended)."""
         self.control.mkdir(parents=True, exist_ok=True)
         if not self.ports:
             self.ports = {name: free_port() for name in SERVICES}
@@ -124,7 +125,7 @@ class LiveFleet:
                 'min_healthy = "0.3s"\n'
                 f"backend = {_inline(backend)}"
             )
-        self.config.write_text("\n".join(lines) + "\n")
+        self.config.write_text("\n".join(lines) + "\n" + extra)
         return self.config
 
     def fleet(self) -> Fleet:

@@ -284,8 +284,10 @@ def test_orders_cut_by_the_drain_deadline_are_reported_as_lost(
     live: LiveFleet, tmp_path: Path
 ) -> None:
     """1. execution holds an order that needs far longer than its 3 s grace
-    2. restartctl run
-    Result: the run completes and the report lists the order as lost by execution."""
+    2. restartctl run, with a 1 s alert threshold on the run's duration
+    Result: the run completes, the report lists the order as lost by execution,
+    and an alert says the run took too long."""
+    live.write(extra='[alerts]\nmax_run_duration = "1s"\n')
     httpx.post(live.url("execution") + "/orders/o-late", params={"seconds": 60}, timeout=5)
     report = tmp_path / "report.json"
     result = restartctl(live, "run", "--report", str(report))
@@ -294,6 +296,8 @@ def test_orders_cut_by_the_drain_deadline_are_reported_as_lost(
     [lost] = data["orders_lost"]["execution"]
     assert "o-late" in json.dumps(lost)
     assert any("abandoned" in alert for alert in data["alerts"])
+    assert any("over the 1s threshold" in alert for alert in data["alerts"])
+    assert live.events()[-2:] == ["restart.completed", "alert"]
 
 
 def test_sigterm_mid_shutdown_leaves_trading_paused(live: LiveFleet) -> None:

@@ -78,6 +78,7 @@ def run_outputs(command: F) -> F:
             "report_path",
             type=click.Path(dir_okay=False, path_type=Path),
             default=None,
+            show_default=True,
             help="Write the JSON run report here.",
         ),
         click.option(
@@ -92,6 +93,7 @@ def run_outputs(command: F) -> F:
             "timeline_path",
             type=click.Path(dir_okay=False, path_type=Path),
             default=None,
+            show_default=True,
             help="Draw the run's timeline as SVG here.",
         ),
     ]
