@@ -84,46 +84,20 @@ def _program(name: str, command: str, **options: object) -> str:
     return "\n".join(lines)
 
 
-@pytest.fixture(scope="module")
-def supervisord() -> Iterator[Supervisord]:
-    """A real supervisord (unix socket + password-protected inet server) running test programs.
-
-    Programs: ``gentle`` (exits on SIGTERM), ``stubborn`` (ignores SIGTERM, stopwaitsecs=1),
-    ``patient`` (ignores SIGTERM, stopwaitsecs=60: supervisord would wait too long),
-    ``crasher`` (fails at once), ``missing`` (no such command), ``worker`` in group
-    ``fleet``, and ``sdk`` (an SDK app under uvicorn).
-    """
-    # A short path: Unix socket paths are limited to about 100 bytes.
-    workdir = Path(tempfile.mkdtemp(prefix="sv-", dir="/tmp"))
-    (workdir / "state").mkdir()
-    http_port, sdk_port = free_port(), free_port()
-    python = sys.executable
-    env_pairs = (
-        ",".join(f'{key}="{value}"' for key, value in sdk_env(workdir / "state").items())
-        + f',PYTHONPATH="{REPO_ROOT}"'
-    )
+@contextlib.contextmanager
+def running_supervisord(
+    workdir: Path, sections: list[str], *, loglevel: str = "info", http_port: int, sdk_port: int
+) -> Iterator[Supervisord]:
+    """Run supervisord in ``workdir`` with ``sections`` (programs, groups) until the block ends."""
     config = "\n\n".join(
         [
             "[unix_http_server]\nfile=%(here)s/supervisor.sock",
             f"[inet_http_server]\nport=127.0.0.1:{http_port}\nusername=ops\npassword=s3cret",
             "[supervisord]\nlogfile=%(here)s/supervisord.log\npidfile=%(here)s/supervisord.pid\n"
-            "childlogdir=%(here)s\nloglevel=info\nnodaemon=true",
+            f"childlogdir=%(here)s\nloglevel={loglevel}\nnodaemon=true",
             "[rpcinterface:supervisor]\n"
             "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
-            _program("gentle", f"{python} {APPS}/gentle.py"),
-            _program("stubborn", f"{python} {APPS}/stubborn.py", stopwaitsecs=1),
-            _program("patient", f"{python} {APPS}/stubborn.py", stopwaitsecs=60),
-            _program("crasher", f"{python} {APPS}/crasher.py", autostart=False),
-            _program("missing", "/nonexistent/bin/trading-service", autostart=False),
-            _program("worker", f"{python} {APPS}/gentle.py", autostart=False),
-            "[group:fleet]\nprograms=worker",
-            _program(
-                "sdk",
-                f"{python} -m " + " ".join(uvicorn_argv("sdk_app:app", sdk_port)),
-                stopwaitsecs=15,
-                environment=env_pairs,
-                directory=str(workdir),
-            ),
+            *sections,
         ]
     )
     (workdir / "supervisord.conf").write_text(config + "\n")
@@ -150,18 +124,77 @@ def supervisord() -> Iterator[Supervisord]:
                 + (log.read_text() if log.exists() else f"exit {process.returncode}")
             )
         time.sleep(0.05)
-    yield server
-    # Programs that ignore SIGTERM would hold supervisord's own shutdown for their stopwaitsecs.
-    proxy = xmlrpc.client.ServerProxy(
-        "http://127.0.0.1", transport=SupervisorTransport(None, None, server.socket_url)
-    )
-    with contextlib.suppress(Exception):
-        proxy.supervisor.signalAllProcesses("KILL")
-    proxy("close")()
-    process.terminate()
     try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    shutil.rmtree(workdir, ignore_errors=True)
+        yield server
+    finally:
+        # Programs ignoring SIGTERM would hold supervisord's own shutdown for their stopwaitsecs.
+        proxy = xmlrpc.client.ServerProxy(
+            "http://127.0.0.1", transport=SupervisorTransport(None, None, server.socket_url)
+        )
+        with contextlib.suppress(Exception):
+            proxy.supervisor.signalAllProcesses("KILL")
+        proxy("close")()
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _workdir() -> Path:
+    # A short path: Unix socket paths are limited to about 100 bytes.
+    workdir = Path(tempfile.mkdtemp(prefix="sv-", dir="/tmp"))
+    (workdir / "state").mkdir()
+    return workdir
+
+
+@pytest.fixture(scope="module")
+def supervisord() -> Iterator[Supervisord]:
+    """A real supervisord (unix socket + password-protected inet server) running test programs.
+
+    Programs: ``gentle`` (exits on SIGTERM), ``stubborn`` (ignores SIGTERM, stopwaitsecs=1),
+    ``patient`` (ignores SIGTERM, stopwaitsecs=60: supervisord would wait too long),
+    ``crasher`` (fails at once), ``missing`` (no such command), ``worker`` in group
+    ``fleet``, and ``sdk`` (an SDK app under uvicorn).
+    """
+    workdir = _workdir()
+    sdk_port = free_port()
+    python = sys.executable
+    env_pairs = (
+        ",".join(f'{key}="{value}"' for key, value in sdk_env(workdir / "state").items())
+        + f',PYTHONPATH="{REPO_ROOT}"'
+    )
+    sections = [
+        _program("gentle", f"{python} {APPS}/gentle.py"),
+        _program("stubborn", f"{python} {APPS}/stubborn.py", stopwaitsecs=1),
+        _program("patient", f"{python} {APPS}/stubborn.py", stopwaitsecs=60),
+        _program("crasher", f"{python} {APPS}/crasher.py", autostart=False),
+        _program("missing", "/nonexistent/bin/trading-service", autostart=False),
+        _program("worker", f"{python} {APPS}/gentle.py", autostart=False),
+        "[group:fleet]\nprograms=worker",
+        _program(
+            "sdk",
+            f"{python} -m " + " ".join(uvicorn_argv("sdk_app:app", sdk_port)),
+            stopwaitsecs=15,
+            environment=env_pairs,
+            directory=str(workdir),
+        ),
+    ]
+    with running_supervisord(workdir, sections, http_port=free_port(), sdk_port=sdk_port) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def quiet_supervisord() -> Iterator[Supervisord]:
+    """A supervisord logging errors only: its log never says how a program stopped."""
+    python = sys.executable
+    sections = [
+        _program("gentle", f"{python} {APPS}/gentle.py"),
+        _program("stubborn", f"{python} {APPS}/stubborn.py", stopwaitsecs=1),
+    ]
+    with running_supervisord(
+        _workdir(), sections, loglevel="error", http_port=free_port(), sdk_port=0
+    ) as server:
+        yield server

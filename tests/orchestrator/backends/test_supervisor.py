@@ -104,6 +104,24 @@ async def test_backend_kills_when_supervisord_would_wait_longer_than_the_grace(
     assert await patient.state() == ProcessState.STOPPED
 
 
+async def test_without_log_lines_the_stop_is_judged_by_its_duration(
+    quiet_supervisord: Supervisord,
+) -> None:
+    """supervisord at loglevel=error writes neither "killing ..." nor "stopped: ..."."""
+    stubborn = backend(quiet_supervisord, "stubborn", grace=1.0)
+    gentle = backend(quiet_supervisord, "gentle", grace=1.0)
+    await wait_state(stubborn, ProcessState.RUNNING)
+    await wait_state(gentle, ProcessState.RUNNING)
+
+    forced = await stubborn.stop()
+    graceful = await gentle.stop()
+
+    assert (forced.graceful, forced.forced) == (False, True)
+    assert "judged by time" in forced.detail
+    assert (graceful.graceful, graceful.forced) == (True, False)
+    assert "log does not say how" in graceful.detail
+
+
 async def test_program_failing_at_start_reports_its_stderr(supervisord: Supervisord) -> None:
     crasher = backend(supervisord, "crasher")
 

@@ -231,8 +231,11 @@ class SupervisorBackend(Backend):
             return False, exits[-1]
         bound = stopwaitsecs if isinstance(stopwaitsecs, int) else self.target.shutdown_grace_s
         if duration >= bound:
-            return True, f"stop took {duration:.1f} s >= {bound:g} s (judged by time: log unread)"
-        return False, f"stopped in {duration:.1f} s (supervisord's log unread)"
+            return True, (
+                f"stop took {duration:.1f} s >= {bound:g} s: most likely SIGKILLed "
+                "(judged by time: supervisord's log does not say)"
+            )
+        return False, f"stopped in {duration:.1f} s (supervisord's log does not say how)"
 
     async def _start_failure(self, why: str) -> str:
         detail = ""
