@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shlex
 import signal
 import sys
 import time
@@ -69,6 +70,7 @@ class LiveFleet:
         startup_deadline: dict[str, str] | None = None,
         shutdown_grace: dict[str, str] | None = None,
         extra: str = "",
+        backend_kind: str = "http",
     ) -> Path:
         """Write the fleet file (the window is all day unless given; ``extra`` is appended)."""
         self.control.mkdir(parents=True, exist_ok=True)
@@ -104,16 +106,30 @@ class LiveFleet:
                 "SHUTDOWN_STATE_STORE": str(self.root / "state"),
                 "SHUTDOWN_DRAIN_DEADLINE": "5",
             }
-            backend = {
-                "kind": "http",
-                "start_command": command,
-                "cwd": str(REPO_ROOT),
-                "env": env,
-                "pid_file": str(self.root / f"{name}.pid"),
-                "log_file": str(self.root / f"{name}.log"),
-                "exit_margin_s": 1.5,
-                "kill_wait_s": 5,
-            }
+            pid_file, log_file = self.root / f"{name}.pid", self.root / f"{name}.log"
+            backend: dict[str, Any]
+            if backend_kind == "http":
+                backend = {
+                    "kind": "http",
+                    "start_command": command,
+                    "cwd": str(REPO_ROOT),
+                    "env": env,
+                    "pid_file": str(pid_file),
+                    "log_file": str(log_file),
+                    "exit_margin_s": 1.5,
+                    "kill_wait_s": 5,
+                }
+            else:  # plain shell commands, as for systemctl or docker compose
+                backend = {
+                    "kind": "command",
+                    "start": f"nohup {shlex.join(command)} >> {log_file} 2>&1 & "
+                    f"echo $! > {pid_file}",
+                    "stop": f"kill -TERM $(cat {pid_file})",
+                    "status": f"kill -0 $(cat {pid_file}) 2>/dev/null",
+                    "kill_command": f"kill -KILL $(cat {pid_file})",
+                    "cwd": str(REPO_ROOT),
+                    "env": env,
+                }
             lines.append(
                 f"[services.{name}]\n"
                 f'url = "{self.url(name)}"\n'
@@ -191,6 +207,8 @@ class LiveFleet:
                 pid = int(pid_file.read_text().split()[0])
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
         # Reap what the http backend launched from this process (no zombies, no warnings).
         for process in list(_LAUNCHED.values()):
             if process.poll() is None:

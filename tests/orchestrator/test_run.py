@@ -50,11 +50,32 @@ def json_lines(output: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
 
 
-def test_full_run_restarts_every_service_in_order(live: LiveFleet, tmp_path: Path) -> None:
+@pytest.fixture(params=["http", "command"])
+def any_backend(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    redis_url: str,
+    key_prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[LiveFleet]:
+    """The live fleet under each of the two process-level backends."""
+    monkeypatch.setenv("TEST_ADMIN_TOKEN", TOKEN)
+    fleet = LiveFleet(tmp_path, redis_url, key_prefix)
+    fleet.write(backend_kind=request.param)
+    fleet.start_all()
+    try:
+        yield fleet
+    finally:
+        fleet.kill_all()
+
+
+def test_full_run_restarts_every_service_in_order(any_backend: LiveFleet, tmp_path: Path) -> None:
     """1. the fleet runs, ai-engine has filled an order
-    2. restartctl run (report, metrics, timeline)
+    2. restartctl run (report, metrics, timeline), services under the http backend
+       (admin API + detached launch) or the command backend (shell commands)
     Result: new processes, stops in reverse and starts in dependency order, state
     restored, ai paused then resumed, events published, exit 0."""
+    live = any_backend
     httpx.post(live.url("ai") + "/orders/o-1", params={"seconds": 0}, timeout=5)
     time.sleep(0.2)
     old = {name: live.pid(name) for name in ("risk", "execution", "ai")}
