@@ -196,7 +196,8 @@ class LiveFleet:
     def events(self) -> list[str]:
         client = redis.Redis.from_url(self.redis_url, decode_responses=True)
         try:
-            return [fields["type"] for _, fields in client.xrange(self.stream)]
+            entries: Any = client.xrange(self.stream)
+            return [fields["type"] for _, fields in entries]
         finally:
             client.close()
 

@@ -55,7 +55,8 @@ async def test_events_go_to_the_stream_and_the_webhook(redis_url: str, key_prefi
     await notifier.publish("restart.scheduled", run_id="r1", services=["a"])
     await notifier.aclose()
     client = redis.Redis.from_url(redis_url, decode_responses=True)
-    [(_, fields)] = client.xrange(stream)
+    entries: Any = client.xrange(stream)
+    [(_, fields)] = entries
     client.close()
     assert fields["type"] == "restart.scheduled"
     assert fields["fleet"] == "trading"
