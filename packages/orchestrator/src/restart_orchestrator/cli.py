@@ -284,7 +284,8 @@ def _execute(
         _run_async(body())
     except RestartctlError as exc:
         if restart.report.exit_code is None:
-            restart.report.finish("failed", exc.exit_code)
+            outcomes = {exit_codes.BLOCKED: "blocked", exit_codes.LOCK_HELD: "refused"}
+            restart.report.finish(outcomes.get(exc.exit_code, "failed"), exc.exit_code)
         raise
     finally:
         _finish_outputs(fleet, restart, report_path, metrics_file, timeline_path)

@@ -220,7 +220,7 @@ class FleetRestart:
         deadline = started + gate.max_wait
         interval = gate.poll_interval
         last_shown: dict[str, list[str]] = {}
-        with self.report.timed("phase", "restart gate"):
+        with self.report.timed("gate", "restart gate"):
             while True:
                 blocked = await self.poll_restart_gate()
                 self.report.gate["polls"] += 1
@@ -315,7 +315,7 @@ class FleetRestart:
             if backup is not None:
                 from restart_orchestrator.checks import run_backup
 
-                with self.report.timed("phase", "backup") as span:
+                with self.report.timed("backup", "backup") as span:
                     result = await run_backup(backup)
                     span.ok = result.ok
                 self.report.add_check(result, "infrastructure-checks")

@@ -46,7 +46,8 @@ def _tick_step(total: float) -> float:
 def render_timeline(report: dict[str, Any]) -> str:
     """SVG text of the report's spans: one lane for phases, one per service."""
     spans = report.get("spans", [])
-    lanes = ["phase"] + [name for name in report.get("scope", [])]
+    lanes = ["phase", "gate"] if any(s["lane"] == "gate" for s in spans) else ["phase"]
+    lanes += list(report.get("scope", []))
     lanes += [s["lane"] for s in spans if s["lane"] not in lanes]
     lanes = list(dict.fromkeys(lanes))
     total = max([report.get("duration_s") or 0.0] + [s["end_s"] for s in spans] + [0.001])
