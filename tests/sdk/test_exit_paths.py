@@ -140,12 +140,17 @@ def test_one_shutdown_stops_every_uvicorn_worker(start_service: StartService) ->
         port=port,
     )
     pids = set()
+    server_pids = set()
     for _ in range(40):
-        pids.add(httpx.get(f"{server.base_url}/admin/status", headers=AUTH).json()["pid"])
+        status = httpx.get(f"{server.base_url}/admin/status", headers=AUTH).json()
+        pids.add(status["pid"])
+        server_pids.add(status["server_pid"])
         if len(pids) == 2:
             break
+    assert server_pids == {server.pid}  # the uvicorn supervisor, whatever worker answers
     reply = httpx.post(f"{server.base_url}/admin/shutdown", headers=AUTH)
     assert reply.status_code == 202
+    assert reply.json()["server_pid"] == server.pid
     started = time.monotonic()
     code = server.wait_exit(60)
     print(f"\n--workers 2: whole server exited {time.monotonic() - started:.2f} s after shutdown")

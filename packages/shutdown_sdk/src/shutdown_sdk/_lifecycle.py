@@ -128,6 +128,12 @@ class Lifecycle:
         await self._resumed.wait()
 
     @property
+    def server_pid(self) -> int:
+        """The pid whose exit means the service stopped: the multi-worker supervisor, or us."""
+        parent = self._exit.parent_pid if self._exit is not None else None
+        return parent if parent is not None else os.getpid()
+
+    @property
     def uptime_s(self) -> float:
         return time.monotonic() - self._started_at
 
@@ -573,6 +579,7 @@ class Lifecycle:
             "drain_deadline_s": deadline,
             "deadline_at": _iso_in(deadline),
             "pid": os.getpid(),
+            "server_pid": self.server_pid,
         }
         whole_service = reason != "sigterm"
         if whole_service and self._exit is not None and self._exit.parent_pid is not None:
@@ -726,6 +733,7 @@ class Lifecycle:
         body = await self.health()
         body.update(
             pid=os.getpid(),
+            server_pid=self.server_pid,
             work=self.work.units_by_kind(),
             hooks=dict(self._hook_results),
             last_save=self.last_save,
