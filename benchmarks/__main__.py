@@ -7,12 +7,13 @@ import sys
 import time
 from collections.abc import Callable
 
-from benchmarks import drain, overhead, scale
+from benchmarks import drain, fleet, overhead, scale
 from benchmarks.results import Figure, save_json, section, summary_table
 
 BENCHMARKS: dict[str, Callable[..., list[Figure]]] = {
     "overhead": overhead.run,
     "drain": drain.run,
+    "fleet": fleet.run,
     "scale": scale.run,
 }
 

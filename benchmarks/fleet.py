@@ -1,0 +1,347 @@
+"""3. Fleet restart time: the example fleet's daily restart against its physical limit.
+
+The five example services (``examples/services``) run under a real supervisord,
+trading through Redis, on free ports. Each round, in turns:
+
+- **physical limit**: the same levels driven straight through supervisord's
+  XML-RPC API as fast as the processes allow (stops of a level together, starts
+  of a level together, 10 ms polls); every stop (request to process gone) and
+  every boot (start to ``/health/ready``) is timed. The limit is the sum over
+  levels of the slowest stop, plus the slowest boot and the ``min_healthy``
+  dwell the contract requires before the next level starts.
+- **restartctl**: ``restartctl run --force-window --report``: phases 1-5 (pause,
+  gate, flush, save, stop, infrastructure checks, start, verify, resume).
+- **the original shell script** (daily-restart-strategy.md, Option 1) on the
+  same supervisord: pause ai-engine, ``sleep 5``, stop the services one after
+  the other, ping Redis, start them one after the other, ``sleep 10``, curl
+  ``/health``; here with all five services and a final resume.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+import redis
+
+from benchmarks.overhead import rotations
+from benchmarks.plots import pyplot, save
+from benchmarks.processes import free_port
+from benchmarks.restarts import RunOutcome, physical_limit, plan_levels, run_restartctl
+from benchmarks.results import Figure, Spread, save_json, section
+from fleet_services.layout import SERVICES, SHUTDOWN_ORDER, STARTUP_ORDER, FleetLayout
+from fleet_services.supervised import SupervisedFleet
+
+NAME = "fleet"
+TARGET = 1.3
+MIN_HEALTHY_S = 1.0  # the demo's setting
+POLL_S = 0.01
+
+
+@dataclass(frozen=True)
+class LimitSample:
+    stop_s: dict[str, float]
+    boot_s: dict[str, float]
+    limit_s: float
+    without_dwell_s: float
+
+
+@dataclass(frozen=True)
+class NaiveSample:
+    total_s: float
+    ready_at_end: int  # services whose /health/ready passed when the script ended
+
+
+def run(*, quick: bool = False) -> list[Figure]:
+    section("3. fleet restart time")
+    rounds = 1 if quick else 3
+    run_dir = Path(tempfile.mkdtemp(prefix="bench-fleet-"))
+    with redis_url(run_dir) as url:
+        tag = secrets.token_hex(3)
+        layout = FleetLayout(
+            run_dir=run_dir,
+            redis_url=url,
+            ports={name: free_port() for name in SERVICES},
+            key_prefix=f"bench-fleet-{tag}",
+            sdk_key_prefix=f"bench-fleet-{tag}:sdk",
+            lifecycle_stream=f"bench-fleet-{tag}:sdk:events",
+            restart_stream=f"bench-fleet-{tag}:restart:events",
+            drain_deadline=20,
+            min_healthy=f"{MIN_HEALTHY_S:g}s",
+            gate_max_wait="1m",
+            gate_poll_interval="0.5s",
+        )
+        fleet = SupervisedFleet(layout)
+        limits: list[LimitSample] = []
+        runs: list[RunOutcome] = []
+        naive: list[NaiveSample] = []
+        try:
+            fleet.start()
+            shutdown_levels, startup_levels = plan_levels(fleet.config, fleet.tokens)
+            print(
+                f"  levels: stop {' > '.join('+'.join(level) for level in shutdown_levels)}\n"
+                f"          start {' > '.join('+'.join(level) for level in startup_levels)}"
+            )
+            for number, order in enumerate(rotations(["limit", "restartctl", "naive"], rounds), 1):
+                for what in order:
+                    _settle(fleet)
+                    if what == "limit":
+                        limits.append(_measure_limit(fleet, shutdown_levels, startup_levels))
+                        line = f"physical limit {limits[-1].limit_s:6.2f} s"
+                    elif what == "restartctl":
+                        runs.append(
+                            run_restartctl(
+                                fleet.config,
+                                run_dir / f"report-{number}.json",
+                                env=fleet.tokens,
+                                log_name="fleet-run-progress",
+                            )
+                        )
+                        line = (
+                            f"restartctl     {runs[-1].duration_s:6.2f} s "
+                            f"({runs[-1].report.get('outcome')})"
+                        )
+                    else:
+                        naive.append(_naive_script(fleet))
+                        line = (
+                            f"shell script   {naive[-1].total_s:6.2f} s "
+                            f"({naive[-1].ready_at_end}/{len(SERVICES)} ready at its end)"
+                        )
+                    print(f"  round {number}/{rounds}: {line}", flush=True)
+        finally:
+            fleet.stop()
+            fleet.delete_keys()
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return _figures(limits, runs, naive, quick)
+
+
+def _figures(
+    limits: list[LimitSample], runs: list[RunOutcome], naive: list[NaiveSample], quick: bool
+) -> list[Figure]:
+    ratio = Spread.of(r.duration_s / lim.limit_s for r, lim in zip(runs, limits, strict=True))
+    took = Spread.of(r.duration_s for r in runs)
+    limit = Spread.of(lim.limit_s for lim in limits)
+    bare = Spread.of(lim.without_dwell_s for lim in limits)
+    script = Spread.of(n.total_s for n in naive)
+    phases = {n: Spread.of(r.phase_s(n) for r in runs) for n in range(1, 6)}
+    for number, spread in phases.items():
+        print(f"  restartctl phase {number}: {spread.show('.2f', ' s')}")
+    save_json(
+        NAME,
+        {
+            "limits": [asdict(x) for x in limits],
+            "runs": [{"wall_s": r.wall_s, "report": r.report} for r in runs],
+            "naive": [asdict(x) for x in naive],
+        },
+    )
+    _plot(limits, runs, naive, quick)
+    completed = all(r.completed for r in runs)
+    return [
+        Figure(
+            NAME,
+            "restartctl run / physical limit",
+            f"{ratio.show()} ({took.median:.1f} s vs {limit.median:.1f} s)",
+            f"<= {TARGET}x",
+            ratio.median <= TARGET and completed,
+        ),
+        Figure(
+            NAME,
+            "physical limit without the min_healthy dwell",
+            bare.show(".2f", " s"),
+        ),
+        Figure(
+            NAME,
+            "peer: the runbook's shell script",
+            f"{script.show('.1f', ' s')}, "
+            f"{min(n.ready_at_end for n in naive)}/{len(SERVICES)} ready at its end",
+        ),
+    ]
+
+
+# -- the physical limit ----------------------------------------------------------------------
+
+
+def _measure_limit(
+    fleet: SupervisedFleet,
+    shutdown_levels: Sequence[Sequence[str]],
+    startup_levels: Sequence[Sequence[str]],
+) -> LimitSample:
+    stop_s: dict[str, float] = {}
+    boot_s: dict[str, float] = {}
+    with ThreadPoolExecutor(max_workers=len(SERVICES)) as pool:
+        for level in shutdown_levels:
+            stop_s.update(zip(level, pool.map(lambda n: _stop(fleet, n), level), strict=True))
+        for level in startup_levels:
+            boot_s.update(zip(level, pool.map(lambda n: _boot(fleet, n), level), strict=True))
+    dwell = dict.fromkeys(SERVICES, MIN_HEALTHY_S)
+    none = dict.fromkeys(SERVICES, 0.0)
+    return LimitSample(
+        stop_s,
+        boot_s,
+        physical_limit(shutdown_levels, startup_levels, stop_s, boot_s, dwell),
+        physical_limit(shutdown_levels, startup_levels, stop_s, boot_s, none),
+    )
+
+
+def _stop(fleet: SupervisedFleet, service: str) -> float:
+    """supervisord's stop (SIGTERM; the SDK drains, saves, exits) until the process is gone."""
+    supervisor = fleet.supervisor().supervisor
+    started = time.perf_counter()
+    supervisor.stopProcess(service, False)
+    while supervisor.getProcessInfo(service)["statename"] not in ("STOPPED", "EXITED"):
+        time.sleep(POLL_S)
+    return time.perf_counter() - started
+
+
+def _boot(fleet: SupervisedFleet, service: str) -> float:
+    """supervisord's start until ``/health/ready`` passes."""
+    supervisor = fleet.supervisor().supervisor
+    url = fleet.layout.url(service) + "/health/ready"
+    started = time.perf_counter()
+    supervisor.startProcess(service, False)
+    with httpx.Client(timeout=1.0) as client:
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if client.get(url).status_code == 200:
+                    return time.perf_counter() - started
+            time.sleep(POLL_S)
+
+
+# -- the original runbook's shell script ---------------------------------------------------------
+
+
+def _naive_script(fleet: SupervisedFleet) -> NaiveSample:
+    """daily_restart.sh, step by step, on supervisord instead of docker compose."""
+    supervisor = fleet.supervisor().supervisor
+    started = time.perf_counter()
+    # Phase 1: curl -X POST http://localhost:8001/admin/pause; sleep 5
+    fleet.admin("ai-engine", "POST", "/admin/pause")
+    time.sleep(5)
+    # Phase 2: docker-compose stop ... (one after the other, each waited for)
+    for service in SHUTDOWN_ORDER:
+        supervisor.stopProcess(service, True)
+    # Phase 3: redis-cli PING (and pg_isready)
+    client = redis.Redis.from_url(fleet.layout.redis_url)
+    try:
+        client.ping()
+    finally:
+        client.close()
+    # Phase 4: docker-compose up -d ... (started, not waited for beyond supervisord's startsecs)
+    for service in STARTUP_ORDER:
+        supervisor.startProcess(service, True)
+    # Phase 5: sleep 10; curl http://localhost:800x/health
+    time.sleep(10)
+    ready = 0
+    for service in STARTUP_ORDER:
+        with contextlib.suppress(httpx.HTTPError):
+            ready += httpx.get(fleet.layout.url(service) + "/health/ready", timeout=5).is_success
+    total = time.perf_counter() - started
+    # Not in the script (it leaves trading paused): resume, so the next round starts trading.
+    with contextlib.suppress(httpx.HTTPError):
+        fleet.wait_ready(timeout=60)
+        fleet.admin("ai-engine", "POST", "/admin/resume")
+    return NaiveSample(total, ready)
+
+
+def _settle(fleet: SupervisedFleet) -> None:
+    """Every service ready and trading (not paused) before the next measurement."""
+    fleet.wait_ready(timeout=90)
+    for service in SERVICES:
+        if fleet.get(service, "/health").get("paused"):
+            fleet.admin(service, "POST", "/admin/resume")
+    time.sleep(1.0)  # let trading run a moment: the gate then has real orders to wait for
+
+
+@contextlib.contextmanager
+def redis_url(run_dir: Path) -> Iterator[str]:
+    """``REDIS_URL``, else 127.0.0.1:6379 when it answers, else a throwaway redis-server."""
+    for url in filter(None, [os.environ.get("REDIS_URL"), "redis://127.0.0.1:6379/0"]):
+        if _redis_answers(url):
+            yield url
+            return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit(
+            "the example fleet needs Redis: set REDIS_URL, run one on 127.0.0.1:6379, "
+            "or install redis-server"
+        )
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    argv += ["--appendonly", "no", "--dir", str(run_dir)]
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        deadline = time.monotonic() + 10
+        while not _redis_answers(url):
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise SystemExit(f"redis-server did not start on port {port}")
+            time.sleep(0.05)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _redis_answers(url: str) -> bool:
+    client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+
+
+def _plot(
+    limits: list[LimitSample], runs: list[RunOutcome], naive: list[NaiveSample], quick: bool
+) -> None:
+    plt = pyplot()
+    if plt is None:
+        return
+    limit = Spread.of(lim.limit_s for lim in limits)
+    took = Spread.of(r.duration_s for r in runs)
+    script = Spread.of(n.total_s for n in naive)
+    phase_names = {
+        1: "1 pre-restart",
+        2: "2 shutdown",
+        3: "3 checks",
+        4: "4 startup",
+        5: "5 verify",
+    }
+    fig, ax = plt.subplots(figsize=(9, 3.4))
+    stops = Spread.of(lim.without_dwell_s for lim in limits)
+    ax.barh(["physical limit"], [stops.median], color="#7f7f7f", label="stops + boots")
+    ax.barh(
+        ["physical limit"],
+        [limit.median - stops.median],
+        left=[stops.median],
+        color="#c7c7c7",
+        label=f"min_healthy dwell ({MIN_HEALTHY_S:g} s per level)",
+    )
+    left = 0.0
+    colors = ["#98df8a", "#2ca02c", "#17becf", "#1f77b4", "#9467bd"]
+    for number, color in zip(range(1, 6), colors, strict=True):
+        width = Spread.of(r.phase_s(number) for r in runs).median
+        ax.barh(["restartctl run"], [width], left=[left], color=color, label=phase_names[number])
+        left += width
+    ax.barh(["runbook shell script"], [script.median], color="#d62728", label="shell script")
+    for y, value in enumerate([limit.median, took.median, script.median]):
+        ax.annotate(f"{value:.1f} s", (value, y), xytext=(5, -3), textcoords="offset points")
+    ax.invert_yaxis()
+    ax.set_xlabel("seconds (medians)")
+    ax.set_title("Daily restart of the example fleet (5 services under supervisord)", fontsize=10)
+    ax.legend(fontsize=7, loc="lower right", ncol=2)
+    save(fig, NAME, quick=quick)
