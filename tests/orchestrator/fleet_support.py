@@ -14,15 +14,20 @@ import contextlib
 import json
 import os
 import shlex
+import shutil
 import signal
+import subprocess
 import sys
+import tempfile
 import time
+import xmlrpc.client
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import redis
+from supervisor.xmlrpc import SupervisorTransport
 
 from restart_orchestrator.backends.process import _LAUNCHED
 from restart_orchestrator.config import Fleet, load_fleet
@@ -42,6 +47,10 @@ class LiveFleet:
     redis_url: str
     key_prefix: str
     ports: dict[str, int] = field(default_factory=dict)
+    backend_kind: str = "http"
+    supervisord: subprocess.Popen[bytes] | None = None
+    supervisor_dir: Path | None = None
+    _programs: dict[str, tuple[list[str], dict[str, str]]] = field(default_factory=dict)
 
     @property
     def config(self) -> Path:
@@ -73,7 +82,11 @@ class LiveFleet:
         backend_kind: str = "http",
     ) -> Path:
         """Write the fleet file (the window is all day unless given; ``extra`` is appended)."""
+        self.backend_kind = backend_kind
         self.control.mkdir(parents=True, exist_ok=True)
+        if backend_kind == "supervisor" and self.supervisor_dir is None:
+            # A short path: Unix socket paths are limited to about 100 bytes.
+            self.supervisor_dir = Path(tempfile.mkdtemp(prefix="rc-sv-", dir="/tmp"))
         if not self.ports:
             self.ports = {name: free_port() for name in SERVICES}
         deadlines = startup_deadline or {}
@@ -119,6 +132,15 @@ class LiveFleet:
                     "exit_margin_s": 1.5,
                     "kill_wait_s": 5,
                 }
+            elif backend_kind == "supervisor":
+                assert self.supervisor_dir is not None
+                backend = {
+                    "kind": "supervisor",
+                    "url": f"unix://{self.supervisor_dir}/supervisor.sock",
+                    "program": name,
+                    "rpc_margin_s": 5,
+                }
+                self._programs[name] = (command, env)
             else:  # plain shell commands, as for systemctl or docker compose
                 backend = {
                     "kind": "command",
@@ -156,6 +178,11 @@ class LiveFleet:
 
     def start_all(self) -> None:
         """Start every service through its backend and wait until all are ready."""
+        if self.backend_kind == "supervisor":
+            self.start_supervisord()
+            for name in SERVICES:
+                self.wait_ready(name)
+            return
         fleet = self.fleet()
 
         async def start() -> None:
@@ -181,7 +208,67 @@ class LiveFleet:
         raise TimeoutError(f"{name} not ready in {timeout} s; log:\n{log}")
 
     def pid(self, name: str) -> int:
+        if self.backend_kind == "supervisor":
+            proxy = self._supervisor()
+            try:
+                return int(proxy.supervisor.getProcessInfo(name)["pid"])
+            finally:
+                proxy("close")()
         return int((self.root / f"{name}.pid").read_text().split()[0])
+
+    def _supervisor(self) -> Any:
+        socket = f"unix://{self.supervisor_dir}/supervisor.sock"
+        return xmlrpc.client.ServerProxy(
+            "http://127.0.0.1", transport=SupervisorTransport(None, None, socket)
+        )
+
+    def start_supervisord(self) -> None:
+        """A real supervisord running the three services (SIGTERM stops, grace 3 s)."""
+        assert self.supervisor_dir is not None
+        sections = [
+            "[unix_http_server]\nfile=%(here)s/supervisor.sock",
+            "[supervisord]\nlogfile=%(here)s/supervisord.log\npidfile=%(here)s/supervisord.pid\n"
+            "childlogdir=%(here)s\nnodaemon=true",
+            "[rpcinterface:supervisor]\n"
+            "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
+        ]
+        for name, (command, env) in self._programs.items():
+            environment = ",".join(f'{key}="{value}"' for key, value in env.items())
+            sections.append(
+                f"[program:{name}]\ncommand={shlex.join(command)}\ndirectory={REPO_ROOT}\n"
+                f"environment={environment}\nautostart=true\nautorestart=false\n"
+                "startsecs=1\nstartretries=0\nstopwaitsecs=3\n"
+                f"stdout_logfile={self.root / name}.log\nredirect_stderr=true"
+            )
+        config = self.supervisor_dir / "supervisord.conf"
+        config.write_text("\n\n".join(sections) + "\n")
+        self.supervisord = subprocess.Popen(
+            [str(Path(sys.executable).parent / "supervisord"), "-c", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 20
+        while not (self.supervisor_dir / "supervisor.sock").exists():
+            if self.supervisord.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"supervisord did not start (exit {self.supervisord.poll()})")
+            time.sleep(0.05)
+
+    def stop_supervisord(self) -> None:
+        if self.supervisord is None:
+            return
+        proxy = self._supervisor()
+        with contextlib.suppress(Exception):
+            proxy.supervisor.signalAllProcesses("KILL")
+        proxy("close")()
+        self.supervisord.terminate()
+        try:
+            self.supervisord.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.supervisord.kill()
+            self.supervisord.wait()
+        self.supervisord = None
+        if self.supervisor_dir is not None:
+            shutil.rmtree(self.supervisor_dir, ignore_errors=True)
 
     def book(self, name: str) -> dict[str, Any]:
         response = httpx.get(self.url(name) + "/book", timeout=5)
@@ -202,6 +289,7 @@ class LiveFleet:
             client.close()
 
     def kill_all(self) -> None:
+        self.stop_supervisord()
         for name in SERVICES:
             pid_file = self.root / f"{name}.pid"
             if pid_file.exists():

@@ -50,7 +50,7 @@ def json_lines(output: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
 
 
-@pytest.fixture(params=["http", "command"])
+@pytest.fixture(params=["http", "command", "supervisor"])
 def any_backend(
     request: pytest.FixtureRequest,
     tmp_path: Path,
@@ -72,7 +72,8 @@ def any_backend(
 def test_full_run_restarts_every_service_in_order(any_backend: LiveFleet, tmp_path: Path) -> None:
     """1. the fleet runs, ai-engine has filled an order
     2. restartctl run (report, metrics, timeline), services under the http backend
-       (admin API + detached launch) or the command backend (shell commands)
+       (admin API + detached launch), the command backend (shell commands) or a
+       real supervisord
     Result: new processes, stops in reverse and starts in dependency order, state
     restored, ai paused then resumed, events published, exit 0."""
     live = any_backend
