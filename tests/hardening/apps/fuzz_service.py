@@ -1,13 +1,22 @@
-"""A service with every kind of hook, all healthy, for fuzzing the admin API.
+"""A service with every kind of hook, all healthy, for fuzzing and fault tests.
 
 Each hook counts its calls (``GET /hook-calls``): a request refused for want of a
-token must leave every count, and the lifecycle state, as it was.
+token must leave every count, and the lifecycle state, as it was. Fault tests
+steer it through the environment:
+
+* ``TEST_SAVE_DELAY``: seconds the save hook takes (to stop Redis meanwhile);
+* ``TEST_BLOCK_FILE``: while this file exists the restart gate says "1 active order";
+* ``TEST_IGNORE_SIGTERM``: once started, SIGTERM is ignored (only SIGKILL ends it).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -15,7 +24,17 @@ from fastapi import FastAPI
 from shutdown_sdk import Lifecycle, admin_router
 
 lifecycle = Lifecycle(os.environ.get("TEST_SERVICE", "fuzz-service"), version="1.0.0")
-app = FastAPI(lifespan=lifecycle.lifespan)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async with lifecycle.lifespan(app):
+        if os.environ.get("TEST_IGNORE_SIGTERM"):
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        yield
+
+
+app = FastAPI(lifespan=lifespan)
 lifecycle.install(app)
 app.include_router(admin_router)
 
@@ -42,7 +61,8 @@ async def drain_signals() -> dict[str, int]:
 @lifecycle.on_save_state("positions")
 async def save_positions() -> dict[str, float]:
     calls["save"] += 1
-    return positions
+    await asyncio.sleep(float(os.environ.get("TEST_SAVE_DELAY", "0")))
+    return dict(positions)
 
 
 @lifecycle.on_restore_state("positions")
@@ -52,9 +72,10 @@ async def restore_positions(saved: dict[str, float]) -> None:
 
 
 @lifecycle.restart_blocker
-async def active_orders() -> str | None:
+def active_orders() -> str | None:
     calls["blocker"] += 1
-    return None
+    block = os.environ.get("TEST_BLOCK_FILE")
+    return "1 active order" if block and os.path.exists(block) else None
 
 
 async def exchange_reachable() -> None:
@@ -62,6 +83,17 @@ async def exchange_reachable() -> None:
 
 
 lifecycle.add_check("exchange", exchange_reachable)
+
+
+@app.put("/positions/{symbol}")
+async def set_position(symbol: str, quantity: float) -> dict[str, float]:
+    positions[symbol] = quantity
+    return positions
+
+
+@app.get("/positions")
+async def get_positions() -> dict[str, float]:
+    return positions
 
 
 @app.get("/hook-calls")
