@@ -292,9 +292,22 @@ def test_outside_the_window_nothing_is_touched_and_exit_is_4(live: LiveFleet) ->
 def test_status_and_check_read_the_fleet(live: LiveFleet) -> None:
     status = CliRunner().invoke(cli, ["status", "-c", str(live.config), "--json"])
     assert status.exit_code == 0, status.output
-    rows = json.loads(status.output)
+    answer = json.loads(status.output)
+    assert answer["last_run"] is None
+    rows = answer["services"]
     assert [row["service"] for row in rows] == ["risk", "execution", "ai"]
     assert all(row["state"] == "ready" and row["ready"] for row in rows)
+    table = CliRunner().invoke(cli, ["status", "-c", str(live.config)])
+    assert table.output.splitlines()[0].split() == [
+        "SERVICE",
+        "STATE",
+        "PAUSED",
+        "IN-FLIGHT",
+        "WORK",
+        "READY",
+        "PROCESS",
+    ]
+    assert "last run: none recorded" in table.output
     live.set_flag("risk", "block")
     check = CliRunner().invoke(cli, ["check", "-c", str(live.config)])
     assert check.exit_code == 3

@@ -9,6 +9,7 @@ from restart_orchestrator.admin import AdminClient, AdminError
 from restart_orchestrator.backends.base import BackendError
 from restart_orchestrator.config import Fleet, resolve_token
 from restart_orchestrator.errors import ConfigError
+from restart_orchestrator.journal import needs_recovery, read_journal
 
 
 async def service_status(fleet: Fleet, name: str) -> dict[str, Any]:
@@ -55,14 +56,24 @@ async def service_status(fleet: Fleet, name: str) -> dict[str, Any]:
     return row
 
 
-async def fleet_status(fleet: Fleet) -> list[dict[str, Any]]:
-    """One row per service, in startup order."""
+async def fleet_status(fleet: Fleet) -> dict[str, Any]:
+    """One row per service (startup order) and the last run as its journal tells it."""
     names = fleet.startup_order
-    return list(await asyncio.gather(*(service_status(fleet, name) for name in names)))
+    rows = list(await asyncio.gather(*(service_status(fleet, name) for name in names)))
+    journal = read_journal(fleet.journal_path)
+    last_run = None
+    if journal is not None:
+        last_run = {
+            key: journal.get(key)
+            for key in ("run_id", "command", "status", "phase", "started_at", "finished_at")
+        }
+        last_run["needs_recovery"] = needs_recovery(journal)
+    return {"fleet": fleet.name, "services": rows, "last_run": last_run}
 
 
-def render_status(rows: list[dict[str, Any]]) -> str:
-    """The rows as an aligned table."""
+def render_status(status: dict[str, Any]) -> str:
+    """The services as an aligned table, then the last run."""
+    rows = status["services"]
     header = ("SERVICE", "STATE", "PAUSED", "IN-FLIGHT", "WORK", "READY", "PROCESS")
     table = [header]
     for row in rows:
@@ -81,7 +92,18 @@ def render_status(rows: list[dict[str, Any]]) -> str:
             )
         )
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
-    return "\n".join(
+    lines = [
         "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
         for line in table
-    )
+    ]
+    last = status.get("last_run")
+    if last is None:
+        lines.append("\nlast run: none recorded")
+    else:
+        lines.append(
+            f"\nlast run: {last['run_id']} ({last['command']}) {last['status']}, "
+            f"phase {last['phase']}, started {last['started_at']}"
+        )
+        if last["needs_recovery"]:
+            lines.append("it was not finished: run `restartctl recover`")
+    return "\n".join(lines)
