@@ -352,3 +352,37 @@ def test_sigterm_mid_shutdown_leaves_trading_paused(live: LiveFleet) -> None:
     result = restartctl(live, "recover")
     assert result.exit_code == 0, result.output
     assert all(live.health(n)["paused"] is False for n in ("risk", "execution", "ai"))
+
+
+def test_refused_admin_token_stops_the_run_before_anything_is_paused(
+    live: LiveFleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """1. the fleet file's token is not the services' token
+    2. restartctl run
+    Result: exit 2 naming the token field of each service, nothing paused, no journal."""
+    monkeypatch.setenv("TEST_ADMIN_TOKEN", "wrong-token")
+    result = restartctl(live, "run")
+    assert result.exit_code == 2, result.output
+    assert "services.risk.token_env: the service refused the admin token" in result.output
+    assert "403" in result.output
+    assert live.book("ai")["paused_calls"] == 0
+    assert not live.journal.exists()
+
+
+def test_emergency_restart_of_a_dead_service(live: LiveFleet) -> None:
+    """1. execution's process is killed (SIGKILL)
+    2. restartctl restart execution: refused, the gate cannot be asked (exit 3)
+    3. restartctl restart execution --no-gate
+    Result: execution is started again, ai (its dependant) is paused, stopped,
+    started after it and resumed."""
+    os.kill(live.pid("execution"), signal.SIGKILL)
+    time.sleep(0.3)
+    refused = restartctl(live, "restart", "execution")
+    assert refused.exit_code == 3, refused.output
+    assert "execution: GET /admin/can-restart failed" in refused.output
+    result = restartctl(live, "restart", "execution", "--no-gate")
+    assert result.exit_code == 0, result.output
+    assert live.health("execution")["state"] == "ready"
+    book = live.book("ai")
+    assert book["paused"] is False
+    assert book["restored"] is True

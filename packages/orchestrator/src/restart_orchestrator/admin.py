@@ -14,7 +14,14 @@ import httpx
 
 
 class AdminError(Exception):
-    """A service did not answer as the contract says; the message names service and route."""
+    """A service did not answer as the contract says; the message names service and route.
+
+    ``status`` is the HTTP status when the service answered, None when it did not answer.
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class AdminClient:
@@ -50,7 +57,8 @@ class AdminClient:
         if response.status_code not in ok:
             detail = body.get("detail") or body.get("error") or response.reason_phrase
             raise AdminError(
-                f"{self.service}: {method} {path} answered {response.status_code}: {detail}"
+                f"{self.service}: {method} {path} answered {response.status_code}: {detail}",
+                status=response.status_code,
             )
         return response.status_code, body
 

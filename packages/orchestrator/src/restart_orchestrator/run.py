@@ -1,6 +1,6 @@
 """The daily restart, written as its runbook.
 
-    window -> lock -> journal
+    window -> gate (read-only look: tokens accepted, services answer) -> lock -> journal
     -> phase 1 pre-restart:    pause, restart gate, flush, save state, restart.scheduled
     -> phase 2 graceful-shutdown: reverse order, level by level, grace then force
     -> phase 3 infrastructure-checks: Redis, Postgres, HTTP, TCP, optional backup
@@ -40,7 +40,7 @@ from restart_orchestrator.backends.base import (
 )
 from restart_orchestrator.config import Fleet, resolve_token
 from restart_orchestrator.durations import format_duration
-from restart_orchestrator.errors import GateBlocked, NotNow, RunFailed
+from restart_orchestrator.errors import ConfigError, ConfigIssue, GateBlocked, NotNow, RunFailed
 from restart_orchestrator.events import Notifier
 from restart_orchestrator.journal import Journal, needs_recovery, read_journal
 from restart_orchestrator.lock import hold_fleet_lock
@@ -103,6 +103,7 @@ class FleetRestart:
         self.paused: list[str] = []  # paused by this run (or the crashed run), to resume
         self.stopping_started = False  # from here on a failure leaves trading paused
         self.failed: set[str] = set()
+        self.down: set[str] = set()  # did not answer before the run (emergency restart only)
         self.unhealthy_infrastructure: list[str] = []
         self.clients: dict[str, AdminClient] = {}
         self.backends: dict[str, Backend] = {}
@@ -129,10 +130,11 @@ class FleetRestart:
     # --- the daily restart ----------------------------------------------------------------
 
     async def run(self, *, force_window: bool = False, use_gate: bool = True) -> None:
-        """window -> lock -> journal -> phases 1-5; raises the error that sets the exit code."""
+        """window -> gate -> lock -> journal -> phases 1-5; raises what sets the exit code."""
         if not force_window:
             self.check_window()
         self.connect()
+        await self.preflight_restart_gate(use_gate=use_gate)
         async with hold_fleet_lock(self.fleet, self.run_id, self.command) as notes:
             for note in notes:
                 self.progress.warn(note)
@@ -186,15 +188,65 @@ class FleetRestart:
             path, fleet=self.fleet.name, run_id=self.run_id, command=self.command, scope=self.scope
         )
 
+    async def preflight_restart_gate(self, *, use_gate: bool = True) -> None:
+        """A read-only look at every gate before the lock: a refused token or a service that
+        does not answer stops the run here, before anything is paused.
+
+        A gate that is merely closed is shown, not fatal: phase 1 pauses intake first,
+        which is what lets active orders finish. With ``use_gate`` off (the emergency
+        restart), a service that does not answer is taken as down: it is not paused,
+        flushed or saved, only stopped (if need be) and started.
+        """
+
+        async def look(name: str) -> tuple[str, AdminError | None, list[str]]:
+            try:
+                answer = await self.clients[name].can_restart()
+            except AdminError as exc:
+                return name, exc, []
+            reasons = (
+                [] if answer.get("ok") is True else [str(r) for r in answer.get("reasons") or []]
+            )
+            return name, None, reasons
+
+        refused, silent = [], []
+        for name, error, reasons in await asyncio.gather(*(look(n) for n in self.scope)):
+            if error is not None and error.status in (401, 403):
+                source = "token_env" if self.fleet.services[name].token_env else "token_file"
+                refused.append(
+                    ConfigIssue(
+                        f"services.{name}.{source}",
+                        f"the service refused the admin token ({error})",
+                    )
+                )
+            elif error is not None:
+                silent.append((name, str(error)))
+            elif reasons:
+                self.progress.service(name, "gate closed for now", "; ".join(reasons))
+        if refused:
+            self.report.finish("refused", 2)
+            raise ConfigError(self.fleet.path, refused)
+        if silent and use_gate:
+            self.report.finish("blocked", 3)
+            raise GateBlocked(
+                "restart gate: "
+                + "; ".join(reason for _, reason in silent)
+                + "; nothing was changed"
+            )
+        for name, reason in silent:
+            self.down.add(name)
+            self.progress.warn(f"{name} does not answer ({reason}); restarting it as down")
+            self.report.notes.append(f"{name} was down before the restart")
+
     # --- phase 1 ----------------------------------------------------------------------------
 
     async def phase_1_pre_restart(self, *, use_gate: bool = True) -> None:
         """Stop taking new work, wait for the gate, flush, save, announce."""
         with self.phase(1, "pre-restart"):
             # 1. Stop accepting new signals.
+            up = [name for name in self.scope if name not in self.down]
             to_pause = [
                 name
-                for name in self.scope
+                for name in up
                 if self.fleet.services[name].pause_first or name in self.also_pause
             ]
             failures = await self.each(to_pause, self.pause)
@@ -205,7 +257,7 @@ class FleetRestart:
                 await self.wait_for_restart_gate()
             # 3. Flush the event-bus queues, then 4. save every service's state.
             for step, action in (("flush", self.flush), ("save-state", self.save_state)):
-                failures = await self.each(self.scope, action)
+                failures = await self.each(up, action)
                 if failures:
                     raise PreRestartFailed(f"{step} failed: " + "; ".join(failures.values()))
             # 5. Notify monitoring.
@@ -258,8 +310,9 @@ class FleetRestart:
                 return []
             return [str(r) for r in answer.get("reasons") or ["not ok (no reason given)"]]
 
-        answers = await asyncio.gather(*(ask(name) for name in self.scope))
-        return {name: reasons for name, reasons in zip(self.scope, answers, strict=True) if reasons}
+        names = [name for name in self.scope if name not in self.down]
+        answers = await asyncio.gather(*(ask(name) for name in names))
+        return {name: reasons for name, reasons in zip(names, answers, strict=True) if reasons}
 
     # --- phase 2 ----------------------------------------------------------------------------
 
