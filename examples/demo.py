@@ -91,8 +91,10 @@ def run_demo(args: argparse.Namespace, run_dir: Path, redis_url: str, store_in_r
     try:
         started = time.monotonic()
         fleet.start()
-        print(f"  5 services ready in {time.monotonic() - started:.1f} s: "
-              + ", ".join(f"{n} :{p}" for n, p in layout.ports.items()))  # fmt: skip
+        print(
+            f"  5 services ready in {time.monotonic() - started:.1f} s: "
+            + ", ".join(f"{n} :{p}" for n, p in layout.ports.items())
+        )
 
         step(f"trading for {args.trade_seconds:g} s")
         watch_trading(fleet, args.trade_seconds)
@@ -102,10 +104,16 @@ def run_demo(args: argparse.Namespace, run_dir: Path, redis_url: str, store_in_r
         report_path, timeline_path = output / "report.json", output / "timeline.svg"
         started = time.monotonic()
         result = fleet.restartctl(
-            "run", "--force-window", "--output", "human",
-            "--report", str(report_path), "--timeline", str(timeline_path),
+            "run",
+            "--force-window",
+            "--output",
+            "human",
+            "--report",
+            str(report_path),
+            "--timeline",
+            str(timeline_path),
             capture=False,
-        )  # fmt: skip
+        )
         restart_s = time.monotonic() - started
 
         step("trading after the restart for 2 s")
@@ -117,8 +125,7 @@ def run_demo(args: argparse.Namespace, run_dir: Path, redis_url: str, store_in_r
         report = json.loads(report_path.read_text()) if report_path.exists() else {}
         history = fleet.get("monitoring-health", "/restarts")["runs"]
         restored = {
-            name: fleet.admin(name, "GET", "/admin/status")["last_restore"]
-            for name in layout.ports
+            name: fleet.admin(name, "GET", "/admin/status")["last_restore"] for name in layout.ports
         }
     finally:
         step("stopping the fleet")
@@ -127,9 +134,16 @@ def run_demo(args: argparse.Namespace, run_dir: Path, redis_url: str, store_in_r
         fleet.delete_keys()
 
     problems = print_summary(
-        result.returncode, restart_s, report, audit, book, before, after_restart,
-        history, restored,
-    )  # fmt: skip
+        result.returncode,
+        restart_s,
+        report,
+        audit,
+        book,
+        before,
+        after_restart,
+        history,
+        restored,
+    )
     print(f"\nreport: {report_path}   timeline: {timeline_path}   logs: {output / 'logs'}")
     if problems:
         print("\nFAILED: " + "; ".join(problems))
@@ -144,8 +158,10 @@ def watch_trading(fleet: SupervisedFleet, seconds: float) -> None:
         time.sleep(min(1.0, max(0.0, end - time.monotonic())))
         signals = fleet.get("ai-engine", "/signals/stats")
         orders = fleet.get("execution", "/orders/stats")
-        print(f"  signals generated {signals['generated']:>5}   orders filled "
-              f"{orders['counts'].get('filled', 0):>5}   queue lag {orders['queue_lag']}")  # fmt: skip
+        print(
+            f"  signals generated {signals['generated']:>5}   orders filled "
+            f"{orders['counts'].get('filled', 0):>5}   queue lag {orders['queue_lag']}"
+        )
 
 
 def snapshot_of(fleet: SupervisedFleet) -> dict[str, Any]:
@@ -171,34 +187,46 @@ def print_summary(
     outcome = report.get("outcome", "no report")
     print(f"  restartctl: {outcome} (exit {exit_code}) in {restart_s:.1f} s")
     for phase in report.get("phases", []):
-        print(f"    phase {phase['number']} {phase['name']:<24} {phase['duration_s']:6.2f} s"
-              f"  {'ok' if phase['ok'] else 'FAILED'}")  # fmt: skip
+        print(
+            f"    phase {phase['number']} {phase['name']:<24} {phase['duration_s']:6.2f} s"
+            f"  {'ok' if phase['ok'] else 'FAILED'}"
+        )
     print("  services (stop / start):")
     for name, entry in report.get("services", {}).items():
         stop = entry.get("stop") or {}
         attempts = (entry.get("start") or {}).get("attempts") or [{}]
         how = "graceful" if stop.get("graceful") else "FORCED"
-        print(f"    {name:<24} stopped {how} in {stop.get('duration_s', 0):.2f} s, "
-              f"ready in {attempts[-1].get('duration_s', 0):.2f} s")  # fmt: skip
+        print(
+            f"    {name:<24} stopped {how} in {stop.get('duration_s', 0):.2f} s, "
+            f"ready in {attempts[-1].get('duration_s', 0):.2f} s"
+        )
     if history:
         run = history[-1]
         print(f"  monitoring-health saw: stops {' > '.join(run['stopped'])}")
         print(f"                         starts {' > '.join(run['started'])}")
     figures = audit.summary()
-    print(f"  signals generated {figures['signals_generated']}, executed "
-          f"{figures['signals_executed']}, lost {figures['signals_lost']}, "
-          f"filled twice {figures['duplicate_fills']}")  # fmt: skip
+    print(
+        f"  signals generated {figures['signals_generated']}, executed "
+        f"{figures['signals_executed']}, lost {figures['signals_lost']}, "
+        f"filled twice {figures['duplicate_fills']}"
+    )
     lost_in_drain = sum(len(v) for v in report.get("orders_lost", {}).values())
     print(f"  orders abandoned by a drain (restartctl's orders lost): {lost_in_drain}")
     positions_ok = audit.positions() == book
-    print(f"  positions: {len(book)} symbols, "
-          f"{'equal to' if positions_ok else 'DIFFERENT FROM'} the filled orders")  # fmt: skip
+    print(
+        f"  positions: {len(book)} symbols, "
+        f"{'equal to' if positions_ok else 'DIFFERENT FROM'} the filled orders"
+    )
     restored_ok = all(r and r.get("ok") and r.get("found") for r in restored.values())
-    print(f"  state restored from snapshots: "
-          f"{', '.join(n for n, r in restored.items() if r and r.get('ok') and r.get('found'))}")
+    print(
+        f"  state restored from snapshots: "
+        f"{', '.join(n for n, r in restored.items() if r and r.get('ok') and r.get('found'))}"
+    )
     ess_same = before["ess"] == after["ess"]
-    print(f"  ESS and limits {'unchanged' if ess_same else 'CHANGED'} across the restart; "
-          f"model sequence continued from {before['model_seq']} (now {after['model_seq']})")
+    print(
+        f"  ESS and limits {'unchanged' if ess_same else 'CHANGED'} across the restart; "
+        f"model sequence continued from {before['model_seq']} (now {after['model_seq']})"
+    )
     if exit_code != 0:
         problems.append(f"restartctl exited {exit_code}")
     if figures["signals_lost"] or lost_in_drain:
@@ -227,8 +255,10 @@ def check_ports_free() -> None:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
                 taken.append(f"{port} ({name})")
     if taken:
-        sys.exit(f"the demo needs ports 8001-8005; in use: {', '.join(taken)}. Stop what "
-                 "listens there (another demo still running?) and try again.")  # fmt: skip
+        sys.exit(
+            f"the demo needs ports 8001-8005; in use: {', '.join(taken)}. Stop what "
+            "listens there (another demo still running?) and try again."
+        )
 
 
 @contextlib.contextmanager
@@ -245,16 +275,29 @@ def redis_for_demo(run_dir: Path) -> Iterator[tuple[str, bool]]:
         return
     binary = shutil.which("redis-server")
     if binary is None:
-        sys.exit("the fleet's signal bus needs Redis: set REDIS_URL, run one on "
-                 "127.0.0.1:6379, or install redis-server (e.g. apt-get install redis-server)")  # fmt: skip
+        sys.exit(
+            "the fleet's signal bus needs Redis: set REDIS_URL, run one on "
+            "127.0.0.1:6379, or install redis-server (e.g. apt-get install redis-server)"
+        )
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(run_dir)],
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(run_dir),
+        ],
         stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+    )
     url = f"redis://127.0.0.1:{port}/0"
     try:
         deadline = time.monotonic() + 10

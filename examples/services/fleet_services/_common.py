@@ -90,8 +90,9 @@ async def fleet_lifespan(
                 task.cancel()
             for task in tasks:
                 if task.done() and not task.cancelled() and task.exception() is not None:
-                    logger.error("%s: %s failed: %r", lifecycle.service, task.get_name(),
-                                 task.exception())  # fmt: skip
+                    logger.error(
+                        "%s: %s failed: %r", lifecycle.service, task.get_name(), task.exception()
+                    )
 
 
 class Intake:

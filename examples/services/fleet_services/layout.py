@@ -43,12 +43,68 @@ DEPENDS_ON: dict[str, list[str]] = {
     "monitoring-health": [],
 }
 # The runbook's orders: monitoring-health watches until the end of the stop and comes back last.
-SHUTDOWN_ORDER = ["ai-engine", "portfolio-intelligence", "execution", "risk-safety",
-                  "monitoring-health"]  # fmt: skip
-STARTUP_ORDER = ["risk-safety", "execution", "ai-engine", "portfolio-intelligence",
-                 "monitoring-health"]  # fmt: skip
+SHUTDOWN_ORDER = [
+    "ai-engine",
+    "portfolio-intelligence",
+    "execution",
+    "risk-safety",
+    "monitoring-health",
+]
+STARTUP_ORDER = [
+    "risk-safety",
+    "execution",
+    "ai-engine",
+    "portfolio-intelligence",
+    "monitoring-health",
+]
 PAUSE_FIRST = {"ai-engine"}
 DEFAULT_PORTS = {name: port for name, (_, port) in SERVICES.items()}
+
+SUPERVISORD_HEADER = """\
+; The example trading fleet under supervisord (rendered by fleet_services.layout).
+; Admin tokens come from supervisord's environment: export AI_ENGINE_ADMIN_TOKEN etc.
+[unix_http_server]
+file = {sock}
+chmod = 0700
+
+[supervisord]
+logfile = {logs}/supervisord.log
+pidfile = {run_dir}/supervisord.pid
+childlogdir = {logs}
+directory = {run_dir}
+loglevel = info
+nodaemon = true
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[supervisorctl]
+serverurl = unix://{sock}
+"""
+
+# autorestart=unexpected + startretries=1: a crash is restarted once, a broken start gives
+# up at once (restartctl then rolls the snapshot back and reports), and a stop restartctl
+# asked for is never undone. stopwaitsecs > restartctl's grace > the drain deadline.
+SUPERVISORD_PROGRAM = """
+[program:{service}]
+command = {python} -m uvicorn {target} --host 127.0.0.1 --port {port} --no-access-log
+    --timeout-graceful-shutdown {server_timeout}
+directory = {run_dir}
+autostart = true
+autorestart = unexpected
+exitcodes = 0
+startsecs = 1
+startretries = 1
+stopsignal = TERM
+stopwaitsecs = {stopwaitsecs}
+killasgroup = true
+redirect_stderr = true
+stdout_logfile = {logs}/{service}.log
+stdout_logfile_maxbytes = 20MB
+stdout_logfile_backups = 3
+environment =
+    {env}
+"""
 
 
 @dataclass
@@ -130,43 +186,22 @@ class FleetLayout:
         return env
 
     def supervisord_conf(self) -> str:
-        """supervisord's configuration: one program per service, nothing fighting restartctl.
-
-        ``autorestart=unexpected`` with ``startretries=1``: a crash is restarted once, a
-        broken start gives up quickly (restartctl then rolls back and reports), and a stop
-        restartctl asked for is never undone. ``stopwaitsecs`` exceeds restartctl's grace,
-        which exceeds the drain deadline.
-        """
-        sock, logs = self.socket, self.logs
-        lines = [
-            "; The example trading fleet under supervisord (rendered by fleet_services.layout).",
-            "; Tokens come from supervisord's environment: export AI_ENGINE_ADMIN_TOKEN etc.",
-            "[unix_http_server]", f"file = {sock}", "chmod = 0700", "",
-            "[supervisord]", f"logfile = {logs}/supervisord.log",
-            f"pidfile = {self.run_dir}/supervisord.pid", f"childlogdir = {logs}",
-            f"directory = {self.run_dir}", "loglevel = info", "nodaemon = true", "",
-            "[rpcinterface:supervisor]",
-            "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
-            "", "[supervisorctl]", f"serverurl = unix://{sock}", "",
-        ]  # fmt: skip
-        stopwaitsecs = int(self.shutdown_grace + 5)
+        """supervisord's configuration: one program per service, nothing fighting restartctl."""
+        text = SUPERVISORD_HEADER.format(sock=self.socket, logs=self.logs, run_dir=self.run_dir)
         for service, (target, _) in SERVICES.items():
-            env = ",".join(f'{key}="{value}"' for key, value in self.program_env(service).items())
-            command = (
-                f"{self.python} -m uvicorn {target} --host 127.0.0.1 "
-                f"--port {self.ports[service]} --no-access-log "
-                f"--timeout-graceful-shutdown {int(self.drain_deadline + 5)}"
+            env = ",\n    ".join(f'{k}="{v}"' for k, v in self.program_env(service).items())
+            text += SUPERVISORD_PROGRAM.format(
+                service=service,
+                python=self.python,
+                target=target,
+                port=self.ports[service],
+                server_timeout=int(self.drain_deadline + 5),
+                stopwaitsecs=int(self.shutdown_grace + 5),
+                run_dir=self.run_dir,
+                logs=self.logs,
+                env=env,
             )
-            lines += [
-                f"[program:{service}]", f"command = {command}", f"directory = {self.run_dir}",
-                "autostart = true", "autorestart = unexpected", "exitcodes = 0",
-                "startsecs = 1", "startretries = 1", "stopsignal = TERM",
-                f"stopwaitsecs = {stopwaitsecs}", "killasgroup = true",
-                "redirect_stderr = true", f"stdout_logfile = {logs}/{service}.log",
-                "stdout_logfile_maxbytes = 20MB", "stdout_logfile_backups = 3",
-                f"environment = {env}", "",
-            ]  # fmt: skip
-        return "\n".join(lines)
+        return text
 
     def fleet_toml(self) -> str:
         """restartctl's fleet file for this layout (backend: this supervisord)."""
@@ -217,8 +252,13 @@ class FleetLayout:
             ]
         lines += ["[[checks]]", 'kind = "redis"', 'name = "redis"', f'url = "{self.redis_url}"']
         if self.postgres_dsn:
-            lines += ["", "[[checks]]", 'kind = "postgres"', 'name = "postgres"',
-                      f'dsn = "{self.postgres_dsn}"']  # fmt: skip
+            lines += [
+                "",
+                "[[checks]]",
+                'kind = "postgres"',
+                'name = "postgres"',
+                f'dsn = "{self.postgres_dsn}"',
+            ]
         return "\n".join(lines) + "\n"
 
     def write(self) -> tuple[Path, Path]:
@@ -245,10 +285,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=None, help="write here instead of run-dir")
     args = parser.parse_args(argv)
     layout = FleetLayout(
-        run_dir=args.run_dir, python=args.python, redis_url=args.redis_url,
+        run_dir=args.run_dir,
+        python=args.python,
+        redis_url=args.redis_url,
         state_store=args.state_store,
         lock=args.redis_url if args.state_store and args.state_store.startswith("redis") else None,
-    )  # fmt: skip
+    )
     out = args.out or args.run_dir
     out.mkdir(parents=True, exist_ok=True)
     (out / "supervisord.conf").write_text(layout.supervisord_conf())

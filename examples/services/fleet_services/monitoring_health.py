@@ -71,9 +71,16 @@ class History:
         kind = event["type"]
         run = self.runs[-1] if self.runs and self.runs[-1]["outcome"] is None else None
         if run is None or kind == "restart.scheduled":
-            run = {"run_id": event["data"].get("run_id"), "started_at": event["ts"],
-                   "ended_at": None, "outcome": None, "stopped": [], "started": [],
-                   "alerts": [], "reason": None}  # fmt: skip
+            run = {
+                "run_id": event["data"].get("run_id"),
+                "started_at": event["ts"],
+                "ended_at": None,
+                "outcome": None,
+                "stopped": [],
+                "started": [],
+                "alerts": [],
+                "reason": None,
+            }
             self.runs.append(run)
             del self.runs[:-RUNS_LIMIT]
         if kind == "service.stopped":

@@ -49,8 +49,11 @@ async def analyse() -> None:
             continue
         value = position["qty"] * mark
         pnl = value - position["notional_cents"] / 100
-        report["symbols"][symbol] = {"qty": position["qty"], "value": round(value, 2),
-                                     "pnl": round(pnl, 2)}  # fmt: skip
+        report["symbols"][symbol] = {
+            "qty": position["qty"],
+            "value": round(value, 2),
+            "pnl": round(pnl, 2),
+        }
         report["exposure"] += abs(value)
         report["pnl"] += pnl
     report["exposure"], report["pnl"] = round(report["exposure"], 2), round(report["pnl"], 2)

@@ -138,8 +138,10 @@ class SupervisedFleet:
         waiting = list(services or SERVICES)
         while waiting:
             if self.process is not None and self.process.poll() is not None:
-                raise FleetError(f"supervisord exited ({self.process.returncode}); see "
-                                 f"{self.layout.logs}/supervisord.log")  # fmt: skip
+                raise FleetError(
+                    f"supervisord exited ({self.process.returncode}); see "
+                    f"{self.layout.logs}/supervisord.log"
+                )
             waiting = [name for name in waiting if not self._ready(name)]
             if waiting and time.monotonic() > deadline:
                 raise FleetError(
@@ -154,16 +156,20 @@ class SupervisedFleet:
         except httpx.HTTPError:
             return False
 
-    def supervisor(self) -> Any:
-        """supervisord's XML-RPC API (``.supervisor.getProcessInfo(name)`` ...)."""
+    def supervisord_call(self, method: str, *args: Any) -> Any:
+        """Call supervisord's XML-RPC API, e.g. ``supervisord_call("stopProcess", "execution")``."""
         from supervisor.xmlrpc import SupervisorTransport
 
         transport = SupervisorTransport(None, None, serverurl=self.layout.supervisor_url)
-        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+        try:
+            proxy = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+            return getattr(proxy.supervisor, method)(*args)
+        finally:
+            transport.close()
 
     def process_states(self) -> dict[str, tuple[str, int]]:
         """Program name -> (supervisord state, pid)."""
-        infos = self.supervisor().supervisor.getAllProcessInfo()
+        infos = self.supervisord_call("getAllProcessInfo")
         return {info["name"]: (info["statename"], info["pid"]) for info in infos}
 
     def log_tail(self, service: str, lines: int = 15) -> str:
@@ -215,6 +221,10 @@ class SupervisedFleet:
 
     # -- the services --------------------------------------------------------------
 
+    def client(self, service: str, **kwargs: Any) -> httpx.Client:
+        """An HTTP client for ``service``'s own API (close it, or use it in a ``with``)."""
+        return httpx.Client(base_url=self.layout.url(service), timeout=10, **kwargs)
+
     def get(self, service: str, path: str) -> Any:
         response = httpx.get(self.layout.url(service) + path, timeout=5)
         response.raise_for_status()
@@ -262,8 +272,12 @@ class SupervisedFleet:
         """Delete the fleet's and the SDK's keys (private prefixes only)."""
         client = redis.Redis.from_url(self.layout.redis_url)
         try:
-            patterns = {f"{self.layout.key_prefix}:*", f"{self.layout.sdk_key_prefix}:*",
-                        self.layout.lifecycle_stream, self.layout.restart_stream}  # fmt: skip
+            patterns = {
+                f"{self.layout.key_prefix}:*",
+                f"{self.layout.sdk_key_prefix}:*",
+                self.layout.lifecycle_stream,
+                self.layout.restart_stream,
+            }
             for pattern in patterns:
                 keys = list(client.scan_iter(match=pattern, count=500))
                 if keys:
