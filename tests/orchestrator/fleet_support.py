@@ -80,6 +80,7 @@ class LiveFleet:
         shutdown_grace: dict[str, str] | None = None,
         extra: str = "",
         backend_kind: str = "http",
+        state: str = "file",
     ) -> Path:
         """Write the fleet file (the window is all day unless given; ``extra`` is appended)."""
         self.backend_kind = backend_kind
@@ -89,11 +90,13 @@ class LiveFleet:
             self.supervisor_dir = Path(tempfile.mkdtemp(prefix="rc-sv-", dir="/tmp"))
         if not self.ports:
             self.ports = {name: free_port() for name in SERVICES}
+        store = self.redis_url if state == "redis" else str(self.root / "state")
         deadlines = startup_deadline or {}
         graces = shutdown_grace or {}
         lines = [
             'name = "test-fleet"',
-            f'state_store = "{self.root / "state"}"',
+            f'state_store = "{store}"',
+            f'state_key_prefix = "{self.key_prefix}:sdk"',
             f'journal = "{self.journal}"',
             f'[lock]\nlocation = "{self.root / "fleet.lock"}"\nttl = "1h"',
             f"[window]\n{window}",
@@ -116,7 +119,8 @@ class LiveFleet:
                 "TEST_SERVICE": name,
                 "TEST_CONTROL_DIR": str(self.control),
                 "SHUTDOWN_ADMIN_TOKEN": TOKEN,
-                "SHUTDOWN_STATE_STORE": str(self.root / "state"),
+                "SHUTDOWN_STATE_STORE": store,
+                "SHUTDOWN_KEY_PREFIX": f"{self.key_prefix}:sdk",
                 "SHUTDOWN_DRAIN_DEADLINE": "5",
             }
             pid_file, log_file = self.root / f"{name}.pid", self.root / f"{name}.log"

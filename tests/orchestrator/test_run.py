@@ -163,11 +163,14 @@ def test_gate_that_never_clears_changes_nothing_and_exits_3(live: LiveFleet) -> 
 def test_poisoned_snapshot_is_rolled_back_and_the_run_completes(
     live: LiveFleet, tmp_path: Path
 ) -> None:
-    """1. execution will save a poisoned snapshot at shutdown (restore refuses it)
+    """1. execution keeps its snapshots in Redis and will save a poisoned one at
+       shutdown (its restore refuses it)
     2. restartctl run
     Result: start fails, the retry fails, the previous snapshot is restored, the
     third attempt comes up; the run completes and the report says rolled back."""
-    live.write(startup_deadline={"execution": "4s"})
+    live.write(startup_deadline={"execution": "4s"}, state="redis")
+    live.kill_all()  # bring the fleet up again on the Redis store
+    live.start_all()
     live.set_flag("execution", "poison-on-save")
     report = tmp_path / "report.json"
     result = restartctl(live, "run", "--report", str(report))
