@@ -14,7 +14,9 @@ from fleet_services.supervised import Audit, SupervisedFleet
 T = TypeVar("T")
 
 
-def wait_for(check: Callable[[], T], *, timeout: float, what: str, interval: float = 0.1) -> T:
+def wait_for(
+    check: Callable[[], T | None], *, timeout: float, what: str, interval: float = 0.1
+) -> T:
     """Poll ``check`` until it returns something truthy; fail saying ``what`` never happened."""
     deadline = time.monotonic() + timeout
     while True:
