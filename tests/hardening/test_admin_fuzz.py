@@ -209,6 +209,59 @@ def test_malformed_and_oversized_bodies_are_refused(
     assert httpx.get(service.base_url + "/health/ready", timeout=5).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("content", "loc"),
+    [
+        (b'{"reason": "\\ud800"}', ["body", "reason"]),
+        (b'{"reason": "ok \\udfff"}', ["body", "reason"]),
+        (b'{"x\\udc00": 1}', ["body"]),
+        (b'"\\ud800"', ["body"]),
+        (b'{"reason": NaN}', ["body", "reason"]),
+        (b'{"reason": Infinity}', ["body", "reason"]),
+        (b'{"reason": -Infinity}', ["body", "reason"]),
+        (b'{"reason": 1e999}', ["body", "reason"]),
+        (b"[NaN, 1e400]", ["body"]),
+    ],
+    ids=["lone-surrogate", "lone-low-surrogate", "surrogate-key", "surrogate-string", "NaN",
+         "Infinity", "minus-Infinity", "1e999", "array-of-non-finite"],
+)  # fmt: skip
+@pytest.mark.parametrize("path", ["/admin/pause", "/admin/resume", "/admin/shutdown"])
+def test_bodies_that_cannot_be_echoed_as_json_are_refused_with_422(
+    service: ServerProcess, path: str, content: bytes, loc: list[str]
+) -> None:
+    """1. POST a JSON body Python parses but strict JSON cannot carry back (a lone
+    surrogate escape, NaN, Infinity, a float overflowing to infinity)
+    Result: 422 (not 500: the error handler used to fail to encode its own echo),
+    a JSON reason naming the body field; the service keeps serving."""
+    response = httpx.post(
+        service.base_url + path,
+        content=content,
+        headers={**AUTH, "Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert response.status_code == 422, (response.status_code, response.text[:300])
+    error_reason(response.json())
+    assert response.json()["detail"][-1]["loc"] == loc
+    response.content.decode("utf-8")  # strict UTF-8 all through
+    assert httpx.get(service.base_url + "/health/ready", timeout=5).status_code == 200
+
+
+def test_a_refused_oversized_field_is_not_echoed_whole(service: ServerProcess) -> None:
+    """1. POST /admin/pause with an 8 MiB reason (over the 200-character limit)
+    Result: 422 naming body.reason; the echoed input is cut (the reply stays small)."""
+    response = httpx.post(
+        service.base_url + "/admin/pause",
+        content=b'{"reason": "' + b"x" * OVERSIZED + b'"}',
+        headers={**AUTH, "Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert response.status_code == 422, response.text[:300]
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["body", "reason"]
+    assert error["input"].endswith(f"... ({OVERSIZED} characters)")
+    assert len(response.content) < 2048, len(response.content)
+
+
 def raw_request(port: int, head: bytes) -> bytes:
     """Send a hand-made request (beyond what an HTTP client library would send); the reply."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:

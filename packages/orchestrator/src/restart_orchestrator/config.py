@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import math
 import os
 import re
 import stat
@@ -364,7 +365,8 @@ def load_fleet(path: Path | str) -> Fleet:
 
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        raw = tomllib.loads(text)
     except OSError as exc:
         reason = f"cannot read the file: {exc.strerror or exc}"
         raise ConfigError(path, [ConfigIssue("", reason)]) from None
@@ -372,6 +374,11 @@ def load_fleet(path: Path | str) -> Fleet:
         raise ConfigError(path, [ConfigIssue("", f"not UTF-8 text: {exc}")]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, [ConfigIssue("", f"TOML syntax error: {exc}")]) from None
+    except ValueError as exc:  # int() refuses more than 4300 digits; tomllib lets it through
+        raise ConfigError(path, [ConfigIssue("", _unparsable_number(text, exc))]) from None
+    issues = _number_issues(raw)
+    if issues:  # checked first: such a number can crash code downstream of validation
+        raise ConfigError(path, issues)
     try:
         config = fleet_model().model_validate(raw)
     except ValidationError as exc:
@@ -382,6 +389,34 @@ def load_fleet(path: Path | str) -> Fleet:
     if issues:
         raise ConfigError(path, issues)
     return Fleet(config=config, path=path, startup_levels=startup, shutdown_levels=shutdown)
+
+
+#: TOML integers are 64-bit; Python's parser accepts any length.
+_INT_LIMIT = 2**63
+
+
+def _unparsable_number(text: str, exc: ValueError) -> str:
+    """Where the number Python cannot parse is (the parser does not say)."""
+    digits = re.search(r"\d{4000,}", text)
+    if digits is None:
+        return f"cannot parse: {exc}"
+    line = text.count("\n", 0, digits.start()) + 1
+    length = len(digits.group())
+    return f"line {line}: a number of {length} digits is out of range (at most 64 bits)"
+
+
+def _number_issues(value: Any, loc: tuple[int | str, ...] = ()) -> list[ConfigIssue]:
+    """Numbers TOML parses that no field can use: ``inf``, ``nan``, integers beyond 64 bits."""
+    if isinstance(value, dict):
+        return [issue for key, item in value.items() for issue in _number_issues(item, (*loc, key))]
+    if isinstance(value, list):
+        return [issue for i, item in enumerate(value) for issue in _number_issues(item, (*loc, i))]
+    if isinstance(value, float) and not math.isfinite(value):
+        return [ConfigIssue(dotted(loc), f"{value} is not a finite number")]
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _INT_LIMIT:
+        reason = f"integer of {value.bit_length()} bits is out of range (at most 64 bits)"
+        return [ConfigIssue(dotted(loc), reason)]
+    return []
 
 
 def _lock_issues(

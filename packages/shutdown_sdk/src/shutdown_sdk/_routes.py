@@ -12,10 +12,7 @@ import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
-from fastapi.exception_handlers import (
-    http_exception_handler,
-    request_validation_exception_handler,
-)
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.asyncexitstack import AsyncExitStackMiddleware
 from fastapi.responses import JSONResponse
@@ -25,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.types import ASGIApp
 
+from shutdown_sdk._errors import validation_error_response
 from shutdown_sdk._lifecycle import Lifecycle, LifecycleConflict
 
 logger = logging.getLogger("shutdown_sdk")
@@ -205,7 +203,8 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
-    return await request_validation_exception_handler(request, exc)  # type: ignore[arg-type]
+    # Not FastAPI's handler: it fails on inputs it cannot encode (a 500 for a bad body).
+    return validation_error_response(exc)  # type: ignore[arg-type]
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

@@ -30,7 +30,7 @@ class BackupConfig(BaseModel):
 
     name: str = "backup"
     command: str
-    timeout_s: float = Field(default=600.0, gt=0)
+    timeout_s: float = Field(default=600.0, gt=0, allow_inf_nan=False)
     required: bool = True  # a failed required backup fails the run; an optional one is reported
     cwd: str | None = None
     env: dict[str, str] = Field(default_factory=dict)

@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class CheckConfig(BaseModel):
@@ -19,7 +19,7 @@ class CheckConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
-    timeout_s: float = 5.0
+    timeout_s: float = Field(default=5.0, gt=0, allow_inf_nan=False)
     required: bool = True  # a failing non-required check is reported, not fatal
 
 
