@@ -12,10 +12,19 @@ nox.options.reuse_existing_virtualenvs = True
 SOURCES = ["packages", "examples", "tests", "benchmarks", "noxfile.py"]
 
 
+def uv_binary() -> str:
+    """uv from the ``uv`` package installed next to nox, so that it need not be on PATH."""
+    try:
+        from uv import find_uv_bin
+    except ImportError:
+        return "uv"
+    return find_uv_bin()
+
+
 def sync(session: nox.Session, *groups: str) -> None:
     """Install the locked workspace (both packages, every extra) plus dependency groups."""
     session.run_install(
-        "uv",
+        uv_binary(),
         "sync",
         "--locked",
         "--all-packages",

@@ -1,6 +1,6 @@
 """The demo: the example fleet trades under supervisord while restartctl restarts it.
 
-    python3 -m pip install nox uv && nox -s demo     # or: python examples/demo.py
+    python3 -m pip install nox uv && python3 -m nox -s demo     # or: python examples/demo.py
 
 1. Start the five services (ports 8001-8005) under supervisord in a run directory.
 2. Let them trade for a few seconds (ai-engine signals -> execution orders).
