@@ -82,9 +82,14 @@ supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
 serverurl = unix://{sock}
 """
 
-# autorestart=unexpected + startretries=1: a crash is restarted once, a broken start gives
-# up at once (restartctl then rolls the snapshot back and reports), and a stop restartctl
-# asked for is never undone. stopwaitsecs > restartctl's grace > the drain deadline.
+# supervisord must not fight restartctl:
+# - a stop restartctl asked for is never undone (supervisord restarts only unexpected exits);
+# - a broken start is not retried behind restartctl's back: uvicorn exits 3 when the app's
+#   startup fails, which is often after startsecs (imports and restore take seconds), so
+#   startretries alone would not catch it; 3 is an expected exit code: the program stays
+#   EXITED and restartctl reports it, rolls the snapshot back and retries on its own terms;
+# - a crash (any other exit code) of a running service is still restarted.
+# stopwaitsecs > restartctl's grace > the drain deadline.
 SUPERVISORD_PROGRAM = """
 [program:{service}]
 command = {python} -m uvicorn {target} --host 127.0.0.1 --port {port} --no-access-log
@@ -92,7 +97,7 @@ command = {python} -m uvicorn {target} --host 127.0.0.1 --port {port} --no-acces
 directory = {run_dir}
 autostart = true
 autorestart = unexpected
-exitcodes = 0
+exitcodes = 0,3
 startsecs = 1
 startretries = 1
 stopsignal = TERM

@@ -69,10 +69,13 @@ class History:
 
     def _follow_run(self, event: dict[str, Any]) -> None:
         kind = event["type"]
+        run_id = event["data"].get("run_id")
         run = self.runs[-1] if self.runs and self.runs[-1]["outcome"] is None else None
+        if run is None and kind == "alert" and self.runs and self.runs[-1]["run_id"] == run_id:
+            run = self.runs[-1]  # published after its end (restart failed, took too long)
         if run is None or kind == "restart.scheduled":
             run = {
-                "run_id": event["data"].get("run_id"),
+                "run_id": run_id,
                 "started_at": event["ts"],
                 "ended_at": None,
                 "outcome": None,
@@ -90,6 +93,7 @@ class History:
         elif kind == "alert":
             run["alerts"].append(event["data"].get("reason"))
         elif kind in RUN_ENDS:
+            run["run_id"] = run["run_id"] or run_id  # a recovery announces itself at its end
             run["outcome"] = kind.removeprefix("restart.")
             run["ended_at"] = event["ts"]
             run["reason"] = event["data"].get("reason")
