@@ -134,6 +134,8 @@ class FleetRestart:
         if not force_window:
             self.check_window()
         self.connect()
+        # A fleet left half-restarted needs `recover`, whatever its gates say now.
+        self.refuse_unfinished_run()
         await self.preflight_restart_gate(use_gate=use_gate)
         async with hold_fleet_lock(self.fleet, self.run_id, self.command) as notes:
             for note in notes:
@@ -174,6 +176,17 @@ class FleetRestart:
             raise NotNow(f"{decision.reason}; use --force-window to run anyway")
 
     def open_journal(self) -> None:
+        """Start this run's journal; checked again under the lock, where it cannot race."""
+        self.refuse_unfinished_run()
+        self.journal = Journal.begin(
+            self.fleet.journal_path,
+            fleet=self.fleet.name,
+            run_id=self.run_id,
+            command=self.command,
+            scope=self.scope,
+        )
+
+    def refuse_unfinished_run(self) -> None:
         path = self.fleet.journal_path
         previous = read_journal(path)
         if needs_recovery(previous):
@@ -184,9 +197,6 @@ class FleetRestart:
                 f"not finished (journal {path}, status {previous.get('status')}, phase "
                 f"{previous.get('phase')}); run `restartctl recover` first"
             )
-        self.journal = Journal.begin(
-            path, fleet=self.fleet.name, run_id=self.run_id, command=self.command, scope=self.scope
-        )
 
     async def preflight_restart_gate(self, *, use_gate: bool = True) -> None:
         """A read-only look at every gate before the lock: a refused token or a service that
