@@ -8,7 +8,8 @@ import time
 from collections.abc import Callable
 
 from benchmarks import drain, fleet, overhead, scale
-from benchmarks.results import Figure, save_json, section, summary_table
+from benchmarks.machine import describe, headline, load_average
+from benchmarks.results import OUTPUT_DIR, Figure, save_json, section, summary_table
 
 BENCHMARKS: dict[str, Callable[..., list[Figure]]] = {
     "overhead": overhead.run,
@@ -36,17 +37,39 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     names = args.names or list(BENCHMARKS)
+    machine = describe()
+    print(f"machine: {headline(machine)}")
     started = time.monotonic()
     figures: list[Figure] = []
+    # The load average around each benchmark says how much other work shared the machine.
+    load: dict[str, tuple[float | None, float | None]] = {}
     for name in names:
         options = {"quick": args.quick}
         if name == "overhead":
             options["loadgen"] = args.loadgen
+        before = load_average()
         figures += BENCHMARKS[name](**options)
+        load[name] = (before, load_average())
     elapsed = time.monotonic() - started
     section(f"summary ({'quick' if args.quick else 'full'} run, {elapsed:.0f} s)")
-    print(summary_table(figures))
-    save_json("summary", {"quick": args.quick, "elapsed_s": elapsed, "figures": figures})
+    print(f"machine: {headline(machine)}")
+    print(
+        "1-min load average before -> after: "
+        + ", ".join(f"{name} {a} -> {b}" for name, (a, b) in load.items())
+    )
+    table = summary_table(figures)
+    print(table)
+    save_json(
+        "summary",
+        {
+            "quick": args.quick,
+            "elapsed_s": elapsed,
+            "machine": machine,
+            "load_average": load,
+            "figures": figures,
+        },
+    )
+    (OUTPUT_DIR / "summary.md").write_text(f"{headline(machine)}\n\n{table}\n")
     missed = [f for f in figures if f.met is False]
     return 1 if missed else 0
 

@@ -57,6 +57,32 @@ class RunOutcome:
     def completed(self) -> bool:
         return self.report.get("outcome") == "completed" and self.report.get("exit_code") == 0
 
+    def critical_path_s(
+        self, shutdown_levels: Sequence[Sequence[str]], startup_levels: Sequence[Sequence[str]]
+    ) -> float:
+        """The run's own critical path, from its report: per level the slowest stop, then the
+        slowest start (to ready, ``min_healthy`` included). The rest of ``duration_s`` is
+        the orchestrator's own time: phases 1, 3 and 5, polls, gaps between levels."""
+        services = self.report.get("services", {})
+
+        def stop(name: str) -> float:
+            return float((services.get(name, {}).get("stop") or {}).get("duration_s", 0.0))
+
+        def start(name: str) -> float:
+            attempts = (services.get(name, {}).get("start") or {}).get("attempts", [])
+            return sum(float(a["duration_s"]) for a in attempts)
+
+        return sum(max(map(stop, level)) for level in shutdown_levels) + sum(
+            max(map(start, level)) for level in startup_levels
+        )
+
+    def phase_start_s(self, number: int) -> float:
+        """When the phase began, from the run's start (what came before: lock, gate look)."""
+        for phase in self.report.get("phases", []):
+            if phase["number"] == number:
+                return float(phase["start_s"])
+        return 0.0
+
     def phase_s(self, number: int) -> float:
         for phase in self.report.get("phases", []):
             if phase["number"] == number:
