@@ -7,9 +7,11 @@ machine's PostgreSQL is never stopped); Redis faults use a private Redis.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -249,3 +251,60 @@ def test_redis_restarted_during_a_run_loses_no_state(
         assert "redis save failed" in fleet.log("svc")
     finally:
         fleet.kill_all()
+
+
+def fill(disk: Path) -> None:
+    """Write until the disk is full (ENOSPC)."""
+    with contextlib.suppress(OSError), (disk / "filler").open("wb") as handle:
+        while True:
+            handle.write(b"\0" * 4096)
+            handle.flush()
+
+
+@pytest.mark.parametrize("fault", ["full", "read-only"])
+def test_state_store_disk_full_or_read_only_stops_the_run_before_anything_is_stopped(
+    fleet: MiniFleet, small_disk: Path, fault: str
+) -> None:
+    """1. the file state store lives on a 64 KiB tmpfs; a good run saves to it
+    2. the disk fills up (ENOSPC) or turns read-only (EROFS)
+    3. restartctl run
+    4. the disk is freed (or writable again); restartctl run
+    Result: (3) exit 1 at phase 1's save, the reason names the service and the OS
+    error; nothing was stopped (same pid), the paused service resumed, the last
+    good snapshot intact; (4) exit 0 and the new process restores its positions."""
+    store = small_disk / "state"
+    fleet.write(state_store=str(store), service={"pause_first": True})
+    fleet.start_all()
+    fleet.put_position("svc", "ETHUSDT", 5.0)
+    assert fleet.invoke("run").exit_code == 0
+    good = (store / "svc.snapshot.json").read_bytes()
+    pid = fleet.pid("svc")
+    fleet.put_position("svc", "ETHUSDT", 6.0)
+    if fault == "full":
+        fill(small_disk)
+    else:
+        subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+
+    result = fleet.invoke("run", "--report", str(fleet.root / "report.json"))
+
+    reason = "No space left on device" if fault == "full" else "Read-only file system"
+    assert result.exit_code == 1, result.output
+    assert "save-state failed: svc: POST /admin/save-state answered 500" in result.output
+    assert reason in result.output
+    assert "nothing was stopped, paused services resumed" in result.output
+    assert fleet.pid("svc") == pid
+    assert fleet.get("svc", "/health").json()["paused"] is False
+    assert (store / "svc.snapshot.json").read_bytes() == good
+    assert not [p.name for p in store.iterdir() if p.name.endswith(".tmp")]  # none left behind
+    report = json.loads((fleet.root / "report.json").read_text())
+    assert (report["outcome"], report["exit_code"]) == ("failed", 1)
+    assert json.loads(fleet.journal.read_text())["status"] == "aborted"
+
+    if fault == "read-only":
+        subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=True)
+    (small_disk / "filler").unlink(missing_ok=True)
+    again = fleet.invoke("run")
+
+    assert again.exit_code == 0, again.output
+    assert fleet.pid("svc") != pid
+    assert fleet.get("svc", "/positions").json()["ETHUSDT"] == 6.0

@@ -13,7 +13,6 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -129,25 +128,6 @@ def test_hung_redis_never_hangs_the_service(tmp_path: Path, private_redis: Redis
     assert timings["save"] < 20  # save_timeout (15 s) is the bound
     assert timings["sigterm-to-exit"] < 30
     assert list((tmp_path / "fallback").glob("svc.snapshot*.json"))
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 64 KiB tmpfs: a real ENOSPC for the file store (needs root, as in CI here)."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.fail(f"cannot mount a tmpfs for the disk-full test: {done.stderr}", pytrace=False)
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def fill(disk: Path) -> None:
