@@ -2,11 +2,13 @@
 
 Ports, directories, Redis and timings are parameters, so the demo (ports
 8001-8005), the end-to-end tests (free ports, a private key prefix) and a real
-host render the same fleet. ``examples/supervisord.conf`` and
-``examples/fleet.toml`` are this module's output for a production host::
+host render the same fleet. For a host of your own::
 
     python -m fleet_services.layout --run-dir /var/lib/trading \\
         --python /opt/trading/venv/bin/python --state-store redis://127.0.0.1:6379/0
+
+The checked-in ``examples/deploy/`` (supervisord, systemd, Kubernetes) is rendered
+from this module by :mod:`fleet_services.deploy`.
 
 Admin tokens never appear in the files: supervisord passes each program the
 token from its own environment (``%(ENV_EXECUTION_ADMIN_TOKEN)s``) and restartctl
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import secrets
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,6 +66,9 @@ DEFAULT_PORTS = {name: port for name, (_, port) in SERVICES.items()}
 SUPERVISORD_HEADER = """\
 ; The example trading fleet under supervisord (rendered by fleet_services.layout).
 ; Admin tokens come from supervisord's environment: export AI_ENGINE_ADMIN_TOKEN etc.
+; Nothing here fights restartctl: a stop it asked for is not undone (autorestart only
+; after an unexpected exit), and a broken start (uvicorn exits 3) is not restarted in a
+; loop (3 is an expected exit code). stopwaitsecs > restartctl's grace > the drain deadline.
 [unix_http_server]
 file = {sock}
 chmod = 0700
@@ -138,6 +144,9 @@ class FleetLayout:
     #: extra environment per service, e.g. {"execution": {"FLEET_FAULT_FILE": "..."}}
     env: dict[str, dict[str, str]] = field(default_factory=dict)
     postgres_dsn: str | None = None
+    journal: str | None = None  # default run_dir/restartctl/trading.journal.json
+    #: the services' base URL; ``{service}`` and ``{port}`` are filled in
+    url_template: str = "http://127.0.0.1:{port}"
 
     @property
     def socket(self) -> Path:
@@ -157,7 +166,18 @@ class FleetLayout:
         return self.drain_deadline + 10
 
     def url(self, service: str) -> str:
-        return f"http://127.0.0.1:{self.ports[service]}"
+        return self.url_template.format(service=service, port=self.ports[service])
+
+    @property
+    def server_timeout(self) -> int:
+        """uvicorn's ``--timeout-graceful-shutdown``: a second bound, above the drain."""
+        return int(self.drain_deadline + 5)
+
+    @property
+    def stop_timeout(self) -> int:
+        """The process manager's bound on a stop: above restartctl's grace, so restartctl
+        decides when a stop is forced."""
+        return int(self.shutdown_grace + 5)
 
     @staticmethod
     def token_env(service: str) -> str:
@@ -200,25 +220,45 @@ class FleetLayout:
                 python=self.python,
                 target=target,
                 port=self.ports[service],
-                server_timeout=int(self.drain_deadline + 5),
-                stopwaitsecs=int(self.shutdown_grace + 5),
+                server_timeout=self.server_timeout,
+                stopwaitsecs=self.stop_timeout,
                 run_dir=self.run_dir,
                 logs=self.logs,
                 env=env,
             )
         return text
 
-    def fleet_toml(self) -> str:
-        """restartctl's fleet file for this layout (backend: this supervisord)."""
+    def supervisor_backend(self, service: str) -> str:
+        return f'{{ kind = "supervisor", url = "{self.supervisor_url}", program = "{service}" }}'
+
+    def token_env_line(self, service: str) -> str:
+        return f'token_env = "{self.token_env(service)}"'
+
+    def fleet_toml(
+        self,
+        *,
+        backend: Callable[[str], str] | None = None,
+        token: Callable[[str], str] | None = None,
+        comments: Sequence[str] = (),
+    ) -> str:
+        """restartctl's fleet file for this layout.
+
+        ``backend(service)`` gives the backend's inline table (default: this
+        supervisord), ``token(service)`` the admin token line (default: ``token_env``).
+        """
+        backend = backend or self.supervisor_backend
+        token = token or self.token_env_line
         state_store = self.state_store or str(self.run_dir / "state")
         lock = self.lock or str(self.run_dir / "restartctl" / "trading.lock")
+        journal = self.journal or str(self.run_dir / "restartctl" / "trading.journal.json")
         lines = [
             "# The example trading fleet (rendered by fleet_services.layout).",
             "# Orders are the runbook's: monitoring-health stops last and starts last.",
+            *(f"# {line}" for line in comments),
             'name = "trading"',
             f'state_store = "{state_store}"',
             f'state_key_prefix = "{self.sdk_key_prefix}"',
-            f'journal = "{self.run_dir / "restartctl" / "trading.journal.json"}"',
+            f'journal = "{journal}"',
             f"shutdown_order = {_toml_list(SHUTDOWN_ORDER)}",
             f"startup_order = {_toml_list(STARTUP_ORDER)}",
             "",
@@ -245,14 +285,13 @@ class FleetLayout:
             lines += [
                 f"[services.{service}]",
                 f'url = "{self.url(service)}"',
-                f'token_env = "{self.token_env(service)}"',
+                token(service),
                 f"depends_on = {_toml_list(DEPENDS_ON[service])}",
                 f"pause_first = {'true' if service in PAUSE_FIRST else 'false'}",
                 f'shutdown_grace = "{self.shutdown_grace:g}s"',
                 f'startup_deadline = "{self.startup_deadline}"',
                 f'min_healthy = "{self.min_healthy}"',
-                f'backend = {{ kind = "supervisor", url = "{self.supervisor_url}", '
-                f'program = "{service}" }}',
+                f"backend = {backend(service)}",
                 "",
             ]
         lines += ["[[checks]]", 'kind = "redis"', 'name = "redis"', f'url = "{self.redis_url}"']
