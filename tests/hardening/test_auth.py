@@ -189,8 +189,9 @@ def test_admin_routes_refuse_when_no_token_is_configured(
                     assert response.status_code in (401, 403), (path, header, response.text)
             response = client.get("/admin/status", headers={"Authorization": "Bearer x"})
             assert response.status_code == 403
-            if not env:
-                assert "admin API disabled" in response.json()["detail"]
+            assert "admin API disabled" in response.json()["detail"]
+            status = client.get("/health").json()
+            assert status["state"] == "ready"
             assert client.get("/health/ready").status_code == 200
 
 

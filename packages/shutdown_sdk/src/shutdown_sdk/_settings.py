@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Seconds = float
@@ -29,6 +29,7 @@ class ShutdownSettings(BaseSettings):
     admin_token: SecretStr | None = Field(
         default=None, description="Bearer token the /admin/* routes require."
     )
+
     allow_insecure_admin: bool = Field(
         default=False,
         description="Serve /admin/* without a token (local development only; logs a warning).",
@@ -75,3 +76,17 @@ class ShutdownSettings(BaseSettings):
         "server's supervisor (auto-detected for uvicorn --workers, gunicorn, hypercorn).",
     )
     retry_after: int = Field(default=5, ge=0, le=3600, description="Retry-After on 503s.")
+
+    @field_validator("admin_token", mode="before")
+    @classmethod
+    def _blank_token_is_no_token(cls, value: object) -> object:
+        """``SHUTDOWN_ADMIN_TOKEN=`` (an empty template value) means "no token": the admin
+        API then says it is disabled instead of refusing every token with a 403.
+
+        >>> ShutdownSettings(admin_token="  ").admin_token is None
+        True
+        """
+        secret = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(secret, str) and not secret.strip():
+            return None
+        return value
