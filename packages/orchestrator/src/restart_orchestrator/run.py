@@ -480,6 +480,9 @@ class FleetRestart:
                 return
             reasons.append(f"{how}: {reason}")
             self.progress.service(name, "not ready", reason, attempt=attempt)
+        # Left to itself, a process manager's own retries could bring it up later,
+        # unpaused, after the run has reported trading paused.
+        await self.stop_quietly(name)
         self.journal.add("failed", name)
         raise ServiceFailed(f"{name} did not come back ({'; '.join(reasons)})")
 
@@ -527,6 +530,20 @@ class FleetRestart:
                 await self.backends[name].stop()
         except BackendError as exc:
             self.progress.warn(f"{name}: stopping the failed start: {exc}")
+
+    async def settle_interrupted_stop(self, name: str) -> None:
+        """Let a stop that a killed run left going finish before starting the service again:
+        the old process may still be draining and writing its snapshot."""
+        backend = self.backends[name]
+        deadline = time.monotonic() + self.fleet.services[name].shutdown_grace + 5
+        while time.monotonic() < deadline:
+            try:
+                if await backend.state() != ProcessState.STOPPING:
+                    return
+            except BackendError:
+                return
+            await asyncio.sleep(READY_POLL_S)
+        await self.stop_quietly(name)
 
     async def rollback_snapshot(self, name: str) -> None:
         """Make the previous state snapshot current again (the SDK restores it at startup)."""
@@ -781,6 +798,9 @@ class FleetRestart:
             with self.phase(4, "startup"):
                 for level in self.startup_levels:
                     todo = [n for n in level if n in touched and not await self.clients[n].ready()]
+                    for name in todo:
+                        if name in data["stopping"]:
+                            await self.settle_interrupted_stop(name)
                     failures = await self.each(todo, self.start_service)
                     self.failed.update(failures)
             if self.failed:
