@@ -175,13 +175,16 @@ def fleet_grace(name: str, service: str) -> float:
 def test_kubernetes_restartctl_gets_its_tokens_journal_and_config() -> None:
     (cronjob,) = manifests("cronjob.yaml")
     assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
-    (patch,) = manifests("cronjob-patch.yaml")
-    (container,) = patch["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+    (container,) = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
     secret = manifests("secret.yaml")[0]
     assert container["envFrom"] == [{"secretRef": {"name": secret["metadata"]["name"]}}]
     fleet = load_fleet(DEPLOY / "kubernetes" / "fleet.toml")
     assert {fleet.services[s].token_env for s in SERVICES} == set(secret["stringData"])
-    assert str(fleet.journal_path.parent) == container["volumeMounts"][0]["mountPath"]
+    assert str(fleet.journal_path.parent) == container["volumeMounts"][1]["mountPath"]
+    state_volume = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["volumes"][1]
+    assert state_volume["persistentVolumeClaim"]["claimName"] in {
+        m["metadata"]["name"] for m in manifests("restartctl.yaml")
+    }
 
     kustomization = manifests("kustomization.yaml")[0]
     for resource in kustomization["resources"]:

@@ -71,3 +71,20 @@ def test_unknown_schedule_kind_is_a_usage_error() -> None:
     result = CliRunner().invoke(cli, ["schedule", "launchd", "-c", str(DATA / "fleet.toml")])
     assert result.exit_code == 2
     assert "'launchd' is not one of" in result.output
+
+
+def test_kubernetes_cronjob_gets_tokens_and_a_journal_that_outlives_the_pod(
+    tmp_path: Path,
+) -> None:
+    """The printed CronJob reads the admin tokens from a Secret and keeps the journal on a
+    PersistentVolumeClaim; a fleet file whose journal or lock would land on the read-only
+    config mount is called out."""
+    path = write_fleet(tmp_path, 'start = "04:00"\nend = "04:30"\ntimezone = "UTC"')
+    text = schedule(
+        "kubernetes", "-c", str(path), "--token-secret", "tokens", "--state-claim", "journal"
+    )
+    assert "secretRef:\n                    name: tokens" in text
+    assert "mountPath: /var/lib/restartctl" in text
+    assert "claimName: journal" in text
+    assert 'WARNING: set journal = "/var/lib/restartctl/trading.journal.json"' in text
+    assert "WARNING: set lock.location" in text

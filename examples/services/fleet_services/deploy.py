@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fleet_services.layout import DEPENDS_ON, SERVICES, STARTUP_ORDER, FleetLayout
+from restart_orchestrator.schedule import KUBERNETES_STATE_DIR
 
 DRAIN_DEADLINE = 30.0
 HOST_DIR = Path("/var/lib/trading")
@@ -34,7 +35,7 @@ SYSTEMD_CONFIG_DIR = "/etc/trading"  # fleet.toml and tokens/<service> (root, 06
 NAMESPACE = "trading"
 IMAGE = "trading-fleet:0.1.0"  # the workspace installed; its entrypoint is restartctl
 K8S_REDIS = f"redis://redis.{NAMESPACE}.svc.cluster.local:6379/0"
-K8S_JOURNAL_DIR = "/var/lib/restartctl"
+K8S_JOURNAL_DIR = KUBERNETES_STATE_DIR
 TOKENS_SECRET = "trading-admin-tokens"
 PRE_STOP_SLEEP = 5  # seconds: the endpoint leaves the Service before listeners close
 
@@ -211,15 +212,17 @@ def kubernetes_files() -> dict[str, str]:
     )
     files["kubernetes/fleet.toml"] = fleet
     files["kubernetes/cronjob.yaml"] = restartctl_schedule(
-        fleet, "kubernetes", "--namespace", NAMESPACE, "--image", IMAGE
-    )
+        fleet,
+        "kubernetes",
+        "--namespace",
+        NAMESPACE,
+        "--image",
+        IMAGE,
+    )  # its defaults name the Secret (TOKENS_SECRET) and the claim this module renders
     files["kubernetes/namespace.yaml"] = NAMESPACE_YAML.format(rendered=RENDERED, ns=NAMESPACE)
     files["kubernetes/secret.yaml"] = secret(layout)
     files["kubernetes/restartctl.yaml"] = RESTARTCTL_YAML.format(
         rendered=RENDERED, ns=NAMESPACE, journal_dir=K8S_JOURNAL_DIR
-    )
-    files["kubernetes/cronjob-patch.yaml"] = CRONJOB_PATCH.format(
-        rendered=RENDERED, ns=NAMESPACE, secret=TOKENS_SECRET, journal_dir=K8S_JOURNAL_DIR
     )
     files["kubernetes/recover-job.yaml"] = RECOVER_JOB.format(
         rendered=RENDERED,
@@ -426,40 +429,13 @@ subjects:
 apiVersion: v1
 kind: PersistentVolumeClaim
 metadata:
-  name: restartctl-trading-journal
+  name: restartctl-trading-state
   namespace: {ns}
 spec:
   accessModes: ["ReadWriteOnce"]
   resources:
     requests:
       storage: 16Mi
-"""
-
-CRONJOB_PATCH = """\
-# What `restartctl schedule kubernetes` (cronjob.yaml) leaves to the deployment ({rendered}):
-# the admin tokens, and the volume that keeps the run journal ({journal_dir}).
-apiVersion: batch/v1
-kind: CronJob
-metadata:
-  name: restartctl-trading
-  namespace: {ns}
-spec:
-  jobTemplate:
-    spec:
-      template:
-        spec:
-          containers:
-            - name: restartctl
-              envFrom:
-                - secretRef:
-                    name: {secret}
-              volumeMounts:
-                - name: journal
-                  mountPath: {journal_dir}
-          volumes:
-            - name: journal
-              persistentVolumeClaim:
-                claimName: restartctl-trading-journal
 """
 
 RECOVER_JOB = """\
@@ -497,7 +473,7 @@ spec:
             name: restartctl-trading
         - name: journal
           persistentVolumeClaim:
-            claimName: restartctl-trading-journal
+            claimName: restartctl-trading-state
 """
 
 KUSTOMIZATION = """\
@@ -511,8 +487,6 @@ resources:
   - secret.yaml
 {deployments}  - restartctl.yaml
   - cronjob.yaml
-patches:
-  - path: cronjob-patch.yaml
 configMapGenerator:
   # The fleet file, at /etc/restartctl/fleet.toml in the CronJob (its name is fixed there).
   - name: restartctl-trading

@@ -444,6 +444,16 @@ def recover_command(
     "--image", default="restartctl:latest", show_default=True, help="Container image (kubernetes)."
 )
 @click.option("--namespace", default="default", show_default=True, help="Namespace (kubernetes).")
+@click.option(
+    "--token-secret",
+    default=None,
+    help="Secret holding the admin tokens (kubernetes) [default: <fleet>-admin-tokens].",
+)
+@click.option(
+    "--state-claim",
+    default=None,
+    help="PersistentVolumeClaim for the journal (kubernetes) [default: restartctl-<fleet>-state].",
+)
 def schedule_command(
     kind: str,
     config_path: Path,
@@ -451,6 +461,8 @@ def schedule_command(
     on_target: str | None,
     image: str,
     namespace: str,
+    token_secret: str | None,
+    state_claim: str | None,
 ) -> None:
     """Print what starts `restartctl run` at the window's start, in its timezone."""
     from restart_orchestrator.schedule import (
@@ -472,6 +484,8 @@ def schedule_command(
             image=image,
             namespace=namespace,
             config_path=on_target or "/etc/restartctl/fleet.toml",
+            token_secret=token_secret,
+            state_claim=state_claim,
         )
     click.echo(text, nl=False)
 

@@ -90,20 +90,64 @@ def systemd_schedule(
     )
 
 
+#: Where the CronJob's pod keeps the journal (and a file lock): a volume that outlives the pod.
+KUBERNETES_STATE_DIR = "/var/lib/restartctl"
+
+
+def _kubernetes_notes(fleet: Fleet, state_dir: str) -> list[str]:
+    """What the manifest cannot hold by itself and where the fleet file disagrees with it."""
+    config = fleet.config
+    tokens = sorted({s.token_env for s in config.services.values() if s.token_env})
+    notes = []
+    if tokens:
+        notes.append(f"the Secret holds the admin tokens as keys: {', '.join(tokens)}")
+    if any(s.token_file for s in config.services.values()):
+        notes.append("token_file paths must be mounted into the container as well")
+    if not str(config.journal or "").startswith(state_dir + "/"):
+        notes.append(
+            f'WARNING: set journal = "{state_dir}/{fleet.name}.journal.json" in the fleet '
+            "file: the fleet-config mount is read-only and a journal in the pod is lost "
+            "with it, so `recover` would find nothing"
+        )
+    location = config.lock.location
+    if not location.startswith(("redis://", "rediss://", state_dir + "/")):
+        notes.append(
+            f"WARNING: set lock.location to a redis:// URL (or under {state_dir}): "
+            "the fleet-config mount is read-only"
+        )
+    return notes
+
+
 def kubernetes_schedule(
     fleet: Fleet,
     *,
     image: str = "restartctl:latest",
     namespace: str = "default",
     config_path: str = "/etc/restartctl/fleet.toml",
+    token_secret: str | None = None,
+    state_claim: str | None = None,
 ) -> str:
-    """A CronJob manifest; ``concurrencyPolicy: Forbid`` and no automatic retries."""
+    """A CronJob manifest; ``concurrencyPolicy: Forbid`` and no automatic retries.
+
+    The admin tokens come from a Secret (``envFrom``), the journal lives on a
+    PersistentVolumeClaim mounted at :data:`KUBERNETES_STATE_DIR` so that
+    ``restartctl recover`` finds it after a failed pod.
+    """
     window = fleet.config.window
     days = list(window.days)
     dow = "*" if len(days) == 7 else ",".join(_CRON_DAY[d] for d in WEEKDAYS if d in days)
     name = f"restartctl-{fleet.name}"
+    token_secret = token_secret or f"{fleet.name}-admin-tokens"
+    state_claim = state_claim or f"{name}-state"
+    state_dir = KUBERNETES_STATE_DIR
+    needs = (
+        f"# Needs: ConfigMap {name} (the fleet file), Secret {token_secret} (admin tokens),\n"
+        f"#   PersistentVolumeClaim {state_claim} (the journal), ServiceAccount {name}\n"
+        "#   (get/patch Deployments).\n"
+    )
+    notes = "".join(f"# - {note}\n" for note in _kubernetes_notes(fleet, state_dir))
     return f"""\
-apiVersion: batch/v1
+{needs}{notes}apiVersion: batch/v1
 kind: CronJob
 metadata:
   name: {name}
@@ -129,12 +173,20 @@ spec:
             - name: restartctl
               image: {image}
               args: ["run", "--config", "{config_path}", "--output", "json"]
+              envFrom:
+                - secretRef:
+                    name: {token_secret}
               volumeMounts:
                 - name: fleet-config
                   mountPath: /etc/restartctl
                   readOnly: true
+                - name: state
+                  mountPath: {state_dir}
           volumes:
             - name: fleet-config
               configMap:
                 name: {name}
+            - name: state
+              persistentVolumeClaim:
+                claimName: {state_claim}
 """
