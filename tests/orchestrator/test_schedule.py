@@ -53,6 +53,7 @@ def test_systemd_units_are_a_oneshot_service_and_a_timer(tmp_path: Path) -> None
     assert f"ExecStart=/usr/local/bin/restartctl run --config {path.resolve()}" in text
     assert "OnCalendar=Sat,Sun *-*-* 04:00:00 America/New_York" in text
     assert "Persistent=false" in text
+    assert "EnvironmentFile=-/etc/restartctl/trading.env" in text
 
 
 def test_kubernetes_cronjob_forbids_concurrent_runs(tmp_path: Path) -> None:

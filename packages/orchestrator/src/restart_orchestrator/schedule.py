@@ -70,6 +70,8 @@ def systemd_schedule(
         "[Service]\n"
         "Type=oneshot\n"
         f"ExecStart={command}\n"
+        "# token_env admin tokens (VAR=value lines, mode 0600); token_file fleets need none.\n"
+        f"EnvironmentFile=-/etc/restartctl/{fleet.name}.env\n"
         f"TimeoutStartSec={int(fleet.config.lock.ttl)}\n"
         "# SIGTERM lets restartctl leave its journal consistent; `restartctl recover` resumes.\n"
         "KillMode=mixed\n"
