@@ -115,7 +115,7 @@ def _plan_scale(*, repetitions: int, quick: bool) -> list[Figure]:
         f"{NAME}-plan",
         {"samples": {s: [x.__dict__ for x in samples[s]] for s in SIZES}, "levels": levels},
     )
-    _plot_plan(wall, rss, levels, quick)
+    _plot_plan(wall, rss, inside, levels, quick)
     return [
         Figure(
             NAME,
@@ -156,39 +156,58 @@ def _plan_in_process(config: Path, repetitions: int) -> tuple[Spread, float]:
 
 
 def _plot_plan(
-    wall: dict[int, Spread], rss: dict[int, Spread], levels: dict[int, int], quick: bool
+    wall: dict[int, Spread],
+    rss: dict[int, Spread],
+    inside: dict[int, tuple[Spread, float]],
+    levels: dict[int, int],
+    quick: bool,
 ) -> None:
     plt = pyplot()
     if plt is None:
         return
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(15, 3.8))
     sizes = list(SIZES)
-    left.errorbar(
-        sizes,
-        [wall[s].median for s in sizes],
-        yerr=[
-            [wall[s].median - wall[s].low for s in sizes],
-            [wall[s].high - wall[s].median for s in sizes],
-        ],
-        marker="o",
-        capsize=4,
-    )
+
+    def whiskers(data: dict[int, Spread], scale: float = 1.0) -> list[list[float]]:
+        return [
+            [(data[s].median - data[s].low) * scale for s in sizes],
+            [(data[s].high - data[s].median) * scale for s in sizes],
+        ]
+
+    times = {s: inside[s][0] for s in sizes}
+    left.errorbar(sizes, [times[s].median for s in sizes], yerr=whiskers(times), marker="o")
+    small = sizes[0]
+    linear = [times[small].median * s / small for s in sizes]
+    left.plot(sizes, linear, linestyle="--", color="#7f7f7f", label="linear from 10")
     left.set_xscale("log")
+    left.set_yscale("log")
     left.set_xlabel("services (random DAG, fixed seed)")
-    left.set_ylabel("restartctl plan, wall s")
+    left.set_ylabel("ms")
+    left.set_title("in-process: load the fleet file + plan", fontsize=10)
+    left.legend(fontsize=8)
     for s in sizes:
         left.annotate(
             f"{levels[s]} levels",
-            (s, wall[s].median),
-            xytext=(5, 5),
+            (s, times[s].median),
+            xytext=(5, -12),
             fontsize=8,
             textcoords="offset points",
         )
-    right.plot(sizes, [rss[s].median for s in sizes], marker="o", color="#9467bd")
+    middle.errorbar(sizes, [wall[s].median for s in sizes], yerr=whiskers(wall), marker="o")
+    middle.set_xscale("log")
+    middle.set_ylim(bottom=0)
+    middle.set_xlabel("services")
+    middle.set_ylabel("s")
+    middle.set_title("restartctl plan, fresh process (wall)", fontsize=10)
+    right.plot(sizes, [rss[s].median for s in sizes], marker="o", label="process peak RSS")
+    right.plot(sizes, [inside[s][1] for s in sizes], marker="o", label="allocated by load + plan")
     right.set_xscale("log")
+    right.set_ylim(bottom=0)
     right.set_xlabel("services")
-    right.set_ylabel("peak RSS, MB")
-    fig.suptitle("restartctl plan over generated fleets (fresh process each time)")
+    right.set_ylabel("MB")
+    right.set_title("memory", fontsize=10)
+    right.legend(fontsize=8)
+    fig.suptitle("restartctl plan over generated fleets: medians, whiskers = min-max")
     save(fig, f"{NAME}-plan", quick=quick)
 
 
@@ -259,7 +278,7 @@ def _light_run(*, repetitions: int, widths: list[int], quick: bool) -> list[Figu
             "runs": [{"wall_s": r.wall_s, "report": r.report} for r in runs],
         },
     )
-    _plot_run(took, limit, sequential, count, quick)
+    _plot_run(limit, bare, took, own, sequential, count, quick)
     completed = all(r.completed for r in runs)
     return [
         Figure(
@@ -289,26 +308,37 @@ def _light_run(*, repetitions: int, widths: list[int], quick: bool) -> list[Figu
     ]
 
 
-def _plot_run(took: Spread, limit: Spread, sequential: float, count: int, quick: bool) -> None:
+def _plot_run(
+    limit: Spread,
+    bare: Spread,
+    took: Spread,
+    own: Spread,
+    sequential: float,
+    count: int,
+    quick: bool,
+) -> None:
     plt = pyplot()
     if plt is None:
         return
-    fig, ax = plt.subplots(figsize=(8, 2.8))
-    labels = ["physical limit (levels)", "restartctl run", "sequential (sum of services)"]
-    values = [limit.median, took.median, sequential]
+    fig, ax = plt.subplots(figsize=(9, 3.2))
+    rows = ["physical limit (levels)", "restartctl run", "sequential (sum of services)"]
+    ax.barh(rows[0], bare.median, color="#7f7f7f", label="stops + boots")
     ax.barh(
-        labels,
-        values,
-        color=["#7f7f7f", "#2ca02c", "#d62728"],
-        xerr=[
-            [limit.median - limit.low, took.median - took.low, 0],
-            [limit.high - limit.median, took.high - took.median, 0],
-        ],
-        capsize=4,
+        rows[0],
+        limit.median - bare.median,
+        left=bare.median,
+        color="#c7c7c7",
+        label=f"min_healthy dwell ({MIN_HEALTHY_S:g} s a level)",
     )
-    for y, value in enumerate(values):
+    path = took.median - own.median
+    ax.barh(rows[1], path, color="#2ca02c", label="its critical path (from its report)")
+    ax.barh(rows[1], own.median, left=path, color="#98df8a", label="restartctl's own time")
+    ax.barh(rows[2], sequential, color="#d62728", label="one service after the other")
+    for y, value in enumerate([limit.median, took.median, sequential]):
         ax.annotate(f"{value:.1f} s", (value, y), xytext=(5, -3), textcoords="offset points")
     ax.invert_yaxis()
-    ax.set_xlabel("seconds")
+    ax.set_xlim(0, sequential * 1.12)
+    ax.set_xlabel("seconds (medians)")
     ax.set_title(f"Restart of {count} light services in dependency levels", fontsize=10)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     save(fig, f"{NAME}-run", quick=quick)
