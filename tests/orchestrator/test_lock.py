@@ -88,24 +88,61 @@ async def test_redis_lock_of_a_dead_process_on_this_host_is_broken(
     fleet = load_fleet(fleet_file(tmp_path, redis_url, key=key))
     pid = dead_pid()
     client = redis.Redis.from_url(redis_url)
-    client.set(key, "someone", ex=3600)
-    client.set(
-        f"{key}:owner",
-        json.dumps(
-            {
-                "pid": pid,
-                "host": socket.gethostname(),
-                "started_at": "2026-12-04T04:00:00+00:00",
-                "run_id": "old",
-            }
-        ),
-    )
+    client.set(key, "old-token", ex=3600)
+    client.set(f"{key}:owner", dead_owner_record(pid, token="old-token"))
     client.close()
     async with hold_fleet_lock(fleet, "run-1", "run") as notes:
         assert notes == [
             f"stale lock of pid {pid} on host {socket.gethostname()} since "
             "2026-12-04T04:00:00+00:00 broken (the process is gone)"
         ]
+
+
+def dead_owner_record(pid: int, token: str) -> str:
+    return json.dumps(
+        {
+            "pid": pid,
+            "host": socket.gethostname(),
+            "started_at": "2026-12-04T04:00:00+00:00",
+            "run_id": "old",
+            "token": token,
+        }
+    )
+
+
+async def test_stale_redis_lock_is_not_broken_under_a_contender_that_just_took_it(
+    tmp_path: Path, redis_url: str, key_prefix: str
+) -> None:
+    """1. the owner record still names a dead run (token A)
+    2. a live contender has just taken the key (token B) and not yet written its record
+    Result: the lock is refused and the contender's key is left alone (never two holders)."""
+    key = f"{key_prefix}:lock"
+    fleet = load_fleet(fleet_file(tmp_path, redis_url, key=key))
+    client = redis.Redis.from_url(redis_url)
+    client.set(key, "contender-token", ex=3600)
+    client.set(f"{key}:owner", dead_owner_record(dead_pid(), token="dead-token"))
+    try:
+        with pytest.raises(LockHeld, match="was taken while breaking a stale lock"):
+            async with hold_fleet_lock(fleet, "run-1", "run"):
+                pass
+        assert client.get(key) == b"contender-token"
+    finally:
+        client.close()
+
+
+async def test_redis_lock_owner_record_carries_the_lock_token(
+    tmp_path: Path, redis_url: str, key_prefix: str
+) -> None:
+    key = f"{key_prefix}:lock"
+    fleet = load_fleet(fleet_file(tmp_path, redis_url, key=key))
+    client = redis.Redis.from_url(redis_url)
+    try:
+        async with hold_fleet_lock(fleet, "run-1", "run"):
+            record = json.loads(client.get(f"{key}:owner") or b"")
+            assert record["token"].encode() == client.get(key)
+            assert record["pid"] == os.getpid()
+    finally:
+        client.close()
 
 
 async def test_redis_lock_expired_by_its_ttl_is_reported(

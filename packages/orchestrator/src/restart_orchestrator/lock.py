@@ -61,15 +61,30 @@ class LockOwner:
 
     def dead_here(self) -> bool:
         """True when the owner ran on this host and its process is gone."""
-        if self.host != socket.gethostname():
-            return False
-        try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
+        return self.host == socket.gethostname() and not _pid_alive(self.pid)
+
+    def alive_here(self) -> bool:
+        """True when the owner runs on this host and its process is still there."""
+        return self.host == socket.gethostname() and _pid_alive(self.pid)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
         return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def journal_owner_alive(journal: dict[str, Any]) -> bool:
+    """True when the process that wrote a run journal still runs on this host."""
+    try:
+        pid = int(journal["pid"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    return journal.get("host") == socket.gethostname() and _pid_alive(pid)
 
 
 class FileLock:
@@ -88,7 +103,10 @@ class FileLock:
         except BlockingIOError:
             holder = LockOwner.parse(_read_fd(fd))
             os.close(fd)
-            who = holder.describe() if holder else "another process"
+            # Read without the lock: a winner between its flock and its write still shows
+            # the previous (dead) owner's record, or none.
+            fresh = holder is not None and not holder.dead_here()
+            who = holder.describe() if fresh and holder else "a run that is just starting"
             raise LockHeld(f"lock held by {who} ({self.path})") from None
         notes: list[str] = []
         previous = LockOwner.parse(_read_fd(fd))
@@ -115,8 +133,17 @@ def _read_fd(fd: int) -> bytes:
     return os.pread(fd, 4096, 0)
 
 
+#: Delete the lock key only if it still holds the given token: breaking a stale lock must
+#: never delete a lock that a live contender took meanwhile.
+_DELETE_IF_TOKEN = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
 class RedisFleetLock:
-    """redis-py's Lock with a TTL, plus an owner record kept until released."""
+    """redis-py's Lock with a TTL, plus an owner record (with the lock's token) kept until
+    released."""
 
     def __init__(self, url: str, key: str, ttl_s: float, owner: LockOwner) -> None:
         from redis.asyncio import Redis
@@ -133,14 +160,20 @@ class RedisFleetLock:
         notes: list[str] = []
         try:
             acquired = await self.lock.acquire()
-            holder = LockOwner.parse(await self.client.get(self.owner_key))
+            raw = await self.client.get(self.owner_key)
+            holder = LockOwner.parse(raw)
             if not acquired:
+                ttl_ms = await self.client.pttl(self.key)
+                who = holder.describe() if holder else "an unknown owner"
+                expiry = f", expires in {ttl_ms // 1000} s" if ttl_ms > 0 else ""
+                held = LockHeld(f"lock held by {who} (redis key {self.key}{expiry})")
                 if holder is None or not holder.dead_here():
-                    ttl_ms = await self.client.pttl(self.key)
-                    who = holder.describe() if holder else "an unknown owner"
-                    expiry = f", expires in {ttl_ms // 1000} s" if ttl_ms > 0 else ""
-                    raise LockHeld(f"lock held by {who} (redis key {self.key}{expiry})")
-                await self.client.delete(self.key)
+                    raise held
+                # The record may be a dead owner's while a live contender has just taken
+                # the key: delete the key only if it is still the dead owner's.
+                token = _owner_token(raw)
+                if not token or not await self.client.eval(_DELETE_IF_TOKEN, 1, self.key, token):
+                    raise LockHeld(f"lock {self.key} was taken while breaking a stale lock")
                 if not await self.lock.acquire():
                     raise LockHeld(f"lock {self.key} was taken while breaking a stale lock")
                 notes.append(f"stale lock of {holder.describe()} broken (the process is gone)")
@@ -149,7 +182,12 @@ class RedisFleetLock:
                     f"stale lock of {holder.describe()} had expired (TTL) without "
                     "being released; taken over"
                 )
-            await self.client.set(self.owner_key, json.dumps(asdict(self.owner)))
+            token = self.lock.local.token
+            record = {
+                **asdict(self.owner),
+                "token": token.decode() if isinstance(token, bytes) else str(token),
+            }
+            await self.client.set(self.owner_key, json.dumps(record))
         except RedisError as exc:
             await self.client.aclose()
             raise LockHeld(f"cannot take the lock {self.key}: Redis error: {exc}") from exc
@@ -171,6 +209,14 @@ class RedisFleetLock:
             pass  # the TTL frees the lock; the owner record then reads as stale
         finally:
             await self.client.aclose()
+
+
+def _owner_token(raw: bytes | str | None) -> str | None:
+    try:
+        token = json.loads(raw or "").get("token")
+    except (ValueError, AttributeError):
+        return None
+    return token if isinstance(token, str) else None
 
 
 def open_fleet_lock(fleet: Fleet, run_id: str, command: str) -> FileLock | RedisFleetLock:

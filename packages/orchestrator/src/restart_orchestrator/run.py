@@ -40,10 +40,17 @@ from restart_orchestrator.backends.base import (
 )
 from restart_orchestrator.config import Fleet, resolve_token
 from restart_orchestrator.durations import format_duration
-from restart_orchestrator.errors import ConfigError, ConfigIssue, GateBlocked, NotNow, RunFailed
+from restart_orchestrator.errors import (
+    ConfigError,
+    ConfigIssue,
+    GateBlocked,
+    LockHeld,
+    NotNow,
+    RunFailed,
+)
 from restart_orchestrator.events import Notifier
 from restart_orchestrator.journal import Journal, needs_recovery, read_journal
-from restart_orchestrator.lock import hold_fleet_lock
+from restart_orchestrator.lock import hold_fleet_lock, journal_owner_alive
 from restart_orchestrator.progress import Progress
 from restart_orchestrator.report import RunReport
 from restart_orchestrator.window import window_decision
@@ -192,6 +199,12 @@ class FleetRestart:
         if needs_recovery(previous):
             assert previous is not None
             self.report.finish("refused", 4)
+            if previous.get("status") == "running" and journal_owner_alive(previous):
+                raise LockHeld(
+                    f"the run {previous.get('run_id')} (pid {previous.get('pid')} on host "
+                    f"{previous.get('host')}, since {previous.get('started_at')}) is still "
+                    f"running (journal {path})"
+                )
             raise NotNow(
                 f"the run {previous.get('run_id')} of {previous.get('started_at')} was "
                 f"not finished (journal {path}, status {previous.get('status')}, phase "
