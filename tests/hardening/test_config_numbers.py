@@ -108,3 +108,16 @@ def test_every_unusable_number_is_listed_at_once(
         "checks[0].max_latency_ms",
     ):
         assert f"{path}: {field}: " in result.output, (field, result.output)
+
+
+def test_a_duration_beyond_a_year_is_a_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Finite but absurd (1e300 s overflows socket timeouts at run time): exit 2 at validate."""
+    monkeypatch.setenv("NUMBERS_TOKEN", "t")
+    path = tmp_path / "fleet.toml"
+    path.write_text(BASE.replace("[services.a]\n", "[services.a]\nshutdown_grace = 1e300\n"))
+    result = CliRunner().invoke(cli, ["validate", "-c", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "services.a.shutdown_grace" in result.output
+    assert "longer than a year" in result.output

@@ -6,6 +6,9 @@
 2.5
 >>> format_duration(5400)
 '1h30m'
+>>> parse_duration(1e300)
+Traceback (most recent call last):
+ValueError: invalid duration 1e+300: longer than a year
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from pydantic import BeforeValidator
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 _HINT = "use seconds (30) or a string like '500ms', '30s', '5m', '1h30m'"
+#: Longer than any bound a restart needs, short enough for every timer and socket timeout.
+MAX_DURATION_S = 366 * 24 * 3600.0
 
 
 def parse_duration(value: object) -> float:
@@ -42,6 +47,8 @@ def parse_duration(value: object) -> float:
         raise ValueError(f"invalid duration {value!r}: {_HINT}")
     if seconds < 0 or seconds != seconds or seconds == float("inf"):
         raise ValueError(f"invalid duration {value!r}: must be a finite number >= 0")
+    if seconds > MAX_DURATION_S:
+        raise ValueError(f"invalid duration {value!r}: longer than a year")
     return seconds
 
 
