@@ -1,9 +1,11 @@
-"""Fixtures shared by every suite: a real Redis with a private key prefix, PostgreSQL."""
+"""Fixtures shared by every suite: a real Redis with a private key prefix, PostgreSQL, and
+the key figures a test reports (printed at the end of the run, so a CI log shows them)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -47,3 +49,25 @@ def pytest_configure(config: pytest.Config) -> None:
     import logging
 
     logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+FIGURES = pytest.StashKey[list[tuple[str, dict[str, Any]]]]()
+
+
+@pytest.fixture
+def figures(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Key figures of this test (durations, counts), printed in the terminal summary."""
+    collected: dict[str, Any] = {}
+    request.config.stash.setdefault(FIGURES, []).append((request.node.name, collected))
+    return collected
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    reported = config.stash.get(FIGURES, [])
+    if not reported:
+        return
+    terminalreporter.section("key figures")
+    for name, collected in reported:
+        terminalreporter.write_line(name)
+        for key, value in collected.items():
+            terminalreporter.write_line(f"    {key}: {value}")

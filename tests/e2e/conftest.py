@@ -1,8 +1,7 @@
 """The example fleet under a real supervisord, on free ports, with a private Redis key prefix.
 
 Every test gets its own fleet (``start_fleet()``) and reports its key figures with
-``figures``; they are printed at the end of the pytest run, so a CI log shows
-durations and counts without ``-s``.
+the ``figures`` fixture (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -18,8 +17,6 @@ import pytest
 from fleet_services.layout import SERVICES, FleetLayout
 from fleet_services.supervised import SupervisedFleet
 from tests.support import free_port
-
-FIGURES = pytest.StashKey[list[tuple[str, dict[str, Any]]]]()
 
 
 @pytest.fixture
@@ -62,22 +59,3 @@ def start_fleet(redis_url: str, key_prefix: str) -> Iterator[Callable[..., Super
     for fleet in started:
         fleet.stop()
     shutil.rmtree(run_dir, ignore_errors=True)
-
-
-@pytest.fixture
-def figures(request: pytest.FixtureRequest) -> dict[str, Any]:
-    """Key figures of this test (durations, counts), printed in the terminal summary."""
-    collected: dict[str, Any] = {}
-    request.config.stash.setdefault(FIGURES, []).append((request.node.name, collected))
-    return collected
-
-
-def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    reported = config.stash.get(FIGURES, [])
-    if not reported:
-        return
-    terminalreporter.section("end-to-end figures")
-    for name, collected in reported:
-        terminalreporter.write_line(name)
-        for key, value in collected.items():
-            terminalreporter.write_line(f"    {key}: {value}")

@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -18,7 +19,9 @@ async def _fire_slow(client: httpx.AsyncClient, n: int, seconds: float) -> list[
     )
 
 
-def test_twenty_slow_requests_complete_when_shutdown_arrives(start_service: StartService) -> None:
+def test_twenty_slow_requests_complete_when_shutdown_arrives(
+    start_service: StartService, figures: dict[str, Any]
+) -> None:
     """
     1. 20 requests of 1.5 s each are in flight.
     2. POST /admin/shutdown arrives: 202 at once.
@@ -58,9 +61,10 @@ def test_twenty_slow_requests_complete_when_shutdown_arrives(start_service: Star
     assert [r.status_code for r in responses] == [200] * 20
     assert all(len(r.json()["padding"]) == 2048 for r in responses)
     assert set(late) <= {"503", "refused"}
-    print(
-        f"\n20 in-flight requests: all 200; late requests: {late}; "
-        f"exit {exited - last_done:.3f} s after the last response"
+    figures.update(
+        in_flight_ok=sum(r.status_code == 200 for r in responses),
+        late_requests={kind: late.count(kind) for kind in sorted(set(late))},
+        exit_after_last_response_s=round(exited - last_done, 3),
     )
     assert exited - last_done < 5.0, server.output()
 

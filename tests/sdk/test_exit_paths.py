@@ -6,6 +6,7 @@ import json
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import redis
@@ -116,7 +117,9 @@ def test_redis_down_during_save_falls_back_to_files_and_says_so(
         private.stop()
 
 
-def test_one_shutdown_stops_every_uvicorn_worker(start_service: StartService) -> None:
+def test_one_shutdown_stops_every_uvicorn_worker(
+    start_service: StartService, figures: dict[str, Any]
+) -> None:
     """
     1. uvicorn --workers 2 serves the app.
     2. One POST /admin/shutdown reaches one worker.
@@ -153,7 +156,7 @@ def test_one_shutdown_stops_every_uvicorn_worker(start_service: StartService) ->
     assert reply.json()["server_pid"] == server.pid
     started = time.monotonic()
     code = server.wait_exit(60)
-    print(f"\n--workers 2: whole server exited {time.monotonic() - started:.2f} s after shutdown")
+    figures["whole_server_exit_after_shutdown_s"] = round(time.monotonic() - started, 2)
     assert code is not None
     assert server.output().count("closing -> stopped") == 2, server.output()
 
