@@ -302,7 +302,7 @@ def _light_run(*, repetitions: int, widths: list[int], quick: bool) -> list[Figu
         ),
         Figure(
             NAME,
-            "peer: sequential restart, same services",
+            "peer: sequential restart, same services (computed)",
             f"{sequential:.1f} s (x{sequential / limit.median:.1f} the limit)",
         ),
     ]
@@ -321,7 +321,7 @@ def _plot_run(
     if plt is None:
         return
     fig, ax = plt.subplots(figsize=(9, 3.2))
-    rows = ["physical limit (levels)", "restartctl run", "sequential (sum of services)"]
+    rows = ["physical limit (levels)", "restartctl run", "sequential (computed)"]
     ax.barh(rows[0], bare.median, color="#7f7f7f", label="stops + boots")
     ax.barh(
         rows[0],
