@@ -351,3 +351,23 @@ async def test_stream_counts_until_last_chunk_in_process() -> None:
             assert (await client.get("/stream")).text == "xxx"
     assert counts == [1, 1, 1]
     assert lifecycle.work.in_flight == 0
+
+
+async def test_sdk_routes_are_matched_after_the_apps_own() -> None:
+    """The app's own routes come first at startup, however FastAPI represents an included
+    router, so that its requests never pay for matching the SDK's routes first."""
+    app, _, _ = build_app()
+    async with run_lifecycle(app) as harness:
+        assert (await harness.client.get("/ping")).json() == {"pong": "yes"}
+        routes = app.router.routes
+        own = [i for i, r in enumerate(routes) if getattr(r, "path", None) == "/ping"]
+        sdk = [
+            i
+            for i, r in enumerate(routes)
+            if getattr(r, "original_router", None) is admin_router
+            or getattr(r, "path", "").startswith(("/admin", "/health"))
+        ]
+        assert own
+        assert sdk
+        assert max(own) < min(sdk), [getattr(r, "path", type(r).__name__) for r in routes]
+        assert (await harness.client.get("/health/ready")).status_code == 200

@@ -753,15 +753,24 @@ class Lifecycle:
 
 def _move_sdk_routes_last(app: Any) -> None:
     """Put the SDK's routes after the app's own: user requests then never test them."""
-    from shutdown_sdk._routes import SDK_ENDPOINTS
+    from shutdown_sdk._routes import SDK_ENDPOINTS, admin_router
 
     router = getattr(app, "router", None)
     routes = getattr(router, "routes", None)
     if not isinstance(routes, list):
         return
-    sdk = [r for r in routes if getattr(r, "endpoint", None) in SDK_ENDPOINTS]
+
+    def is_sdk(route: Any) -> bool:
+        # Older FastAPI copies an included router's routes; newer keeps it as one
+        # route that points at the router (``original_router``).
+        return (
+            getattr(route, "endpoint", None) in SDK_ENDPOINTS
+            or getattr(route, "original_router", None) is admin_router
+        )
+
+    sdk = [r for r in routes if is_sdk(r)]
     if sdk:
-        routes[:] = [r for r in routes if getattr(r, "endpoint", None) not in SDK_ENDPOINTS] + sdk
+        routes[:] = [r for r in routes if not is_sdk(r)] + sdk
 
 
 def _ensure_log_output() -> None:
