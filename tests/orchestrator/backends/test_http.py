@@ -6,6 +6,7 @@ import contextlib
 import os
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -149,6 +150,7 @@ async def test_process_not_serving_gets_sigterm_through_its_pid_file(tmp_path: P
     pid_file = tmp_path / "gentle.pid"
     pid_file.write_text(f"{server.pid}\n")
     try:
+        wait_until_up(server)
         backend = http_backend(f"http://127.0.0.1:{free_port()}", pid_file=str(pid_file))
         result = await backend.stop()
 
@@ -160,6 +162,14 @@ async def test_process_not_serving_gets_sigterm_through_its_pid_file(tmp_path: P
         server.stop()
 
 
+def wait_until_up(server: ServerProcess) -> None:
+    """Until the program has its SIGTERM handler (it says so), a SIGTERM would kill it."""
+    deadline = time.monotonic() + 10
+    while "gentle up" not in server.output():
+        assert time.monotonic() < deadline, server.output()
+        time.sleep(0.02)
+
+
 async def test_hung_server_gets_sigterm_through_its_pid_file(tmp_path: Path) -> None:
     """1. the port accepts but never answers (a blocked event loop) 2. the pid file names
     a live process Result: the backend sends SIGTERM instead of judging it stopped."""
@@ -169,6 +179,7 @@ async def test_hung_server_gets_sigterm_through_its_pid_file(tmp_path: Path) -> 
     pid_file = tmp_path / "gentle.pid"
     pid_file.write_text(f"{server.pid}\n")
     try:
+        wait_until_up(server)
         with silent_listener() as port:
             backend = http_backend(
                 f"http://127.0.0.1:{port}", pid_file=str(pid_file), request_timeout_s=0.3

@@ -12,6 +12,8 @@ from typing import Any
 
 import httpx
 
+from restart_orchestrator.tls import shared_tls_context
+
 
 class AdminError(Exception):
     """A service did not answer as the contract says; the message names service and route.
@@ -30,7 +32,9 @@ class AdminClient:
     def __init__(self, service: str, url: str, token: str | None, *, timeout_s: float = 5.0):
         self.service = service
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.AsyncClient(base_url=url, headers=headers, timeout=timeout_s)
+        self._http = httpx.AsyncClient(
+            base_url=url, headers=headers, timeout=timeout_s, verify=shared_tls_context()
+        )
 
     async def __aenter__(self) -> AdminClient:
         return self

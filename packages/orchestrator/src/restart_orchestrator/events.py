@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 
 from restart_orchestrator.config import NotificationsConfig
+from restart_orchestrator.tls import shared_tls_context
 
 EVENT_TYPES = (
     "restart.scheduled",
@@ -69,7 +70,9 @@ class Notifier:
                 self.warn(f"event {kind} not written to stream {self.config.stream}: {exc}")
         if self.config.webhook_url:
             try:
-                async with httpx.AsyncClient(timeout=self.config.webhook_timeout) as client:
+                async with httpx.AsyncClient(
+                    timeout=self.config.webhook_timeout, verify=shared_tls_context()
+                ) as client:
                     response = await client.post(
                         self.config.webhook_url,
                         content=json.dumps(event, default=str),

@@ -90,10 +90,17 @@ def postgres_check(dsn: str, query: str = "SELECT 1") -> CheckFn:
 
 def http_check(url: str, *, expect_status: int = 200, timeout: float = 2.0) -> CheckFn:
     """GET ``url`` and expect ``expect_status`` (an exchange API, a sibling service)."""
+    import ssl
+
     import httpx
 
+    tls: list[ssl.SSLContext] = []  # built at the first check, then reused
+
     async def check() -> dict[str, Any]:
-        async with httpx.AsyncClient(timeout=timeout) as client:
+        # A new client would load the CA bundle again: tens of ms of blocked event loop.
+        if not tls:
+            tls.append(httpx.create_ssl_context())
+        async with httpx.AsyncClient(timeout=timeout, verify=tls[0]) as client:
             response = await client.get(url)
         if response.status_code != expect_status:
             raise RuntimeError(f"{url} answered {response.status_code}, not {expect_status}")

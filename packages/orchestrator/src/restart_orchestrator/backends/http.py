@@ -61,6 +61,7 @@ from restart_orchestrator.backends.process import (
     write_pid_file,
 )
 from restart_orchestrator.backends.shell import run_shell
+from restart_orchestrator.tls import shared_tls_context
 
 _HEALTH_STATES = {
     "starting": ProcessState.STARTING,
@@ -279,7 +280,10 @@ class HttpBackend(Backend):
 
     def _client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
-            base_url=self.target.url, timeout=self.config.request_timeout_s, trust_env=False
+            base_url=self.target.url,
+            timeout=self.config.request_timeout_s,
+            trust_env=False,
+            verify=shared_tls_context(),
         )
 
 

@@ -18,6 +18,7 @@ from pydantic import Field, field_validator
 
 from restart_orchestrator.checks.base import Check, CheckConfig, CheckResult
 from restart_orchestrator.checks.timing import bounded, elapsed_ms, latency_problem
+from restart_orchestrator.tls import shared_tls_context
 
 
 class HttpCheckConfig(CheckConfig):
@@ -52,7 +53,8 @@ class HttpCheck(Check):
     async def _request(self, details: dict[str, Any]) -> str | None:
         details.update(url=self.config.url, method=self.config.method)
         timeout = httpx.Timeout(self.config.timeout_s)
-        async with httpx.AsyncClient(timeout=timeout, verify=self.config.verify_tls) as client:
+        verify = shared_tls_context() if self.config.verify_tls else False
+        async with httpx.AsyncClient(timeout=timeout, verify=verify) as client:
             started = time.monotonic()
             try:
                 response = await client.request(
