@@ -534,7 +534,10 @@ class FleetRestart:
                 stopped_looks = stopped_looks + 1 if state == ProcessState.STOPPED else 0
                 if stopped_looks >= 2 and now - started >= EXITED_AFTER_S:
                     return "its process exited"
-            await asyncio.sleep(READY_POLL_S)
+            delay = READY_POLL_S
+            if healthy_since is not None:  # look again right when the dwell ends
+                delay = min(delay, max(0.0, healthy_since + service.min_healthy - now))
+            await asyncio.sleep(delay)
 
     async def stop_quietly(self, name: str) -> None:
         """Stop a service that did not come up, before starting it again."""
