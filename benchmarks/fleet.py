@@ -26,11 +26,8 @@ load did to the boots.
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 import shutil
-import socket
-import subprocess
 import tempfile
 import time
 import xmlrpc.client
@@ -56,6 +53,7 @@ from fleet_services.layout import (
     STARTUP_ORDER,
     FleetLayout,
 )
+from fleet_services.local_redis import fleet_redis
 from fleet_services.supervised import SupervisedFleet
 
 NAME = "fleet"
@@ -327,43 +325,8 @@ def _settle(fleet: SupervisedFleet) -> None:
 @contextlib.contextmanager
 def redis_url(run_dir: Path) -> Iterator[str]:
     """``REDIS_URL``, else 127.0.0.1:6379 when it answers, else a throwaway redis-server."""
-    for url in filter(None, [os.environ.get("REDIS_URL"), "redis://127.0.0.1:6379/0"]):
-        if _redis_answers(url):
-            yield url
-            return
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise SystemExit(
-            "the example fleet needs Redis: set REDIS_URL, run one on 127.0.0.1:6379, "
-            "or install redis-server"
-        )
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
-    argv += ["--appendonly", "no", "--dir", str(run_dir)]
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        deadline = time.monotonic() + 10
-        while not _redis_answers(url):
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise SystemExit(f"redis-server did not start on port {port}")
-            time.sleep(0.05)
+    with fleet_redis(run_dir) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def _redis_answers(url: str) -> bool:
-    client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
-    try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False
-    finally:
-        client.close()
 
 
 def _plot(

@@ -25,7 +25,6 @@ import secrets
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +36,7 @@ if sys.version_info < (3, 11):  # noqa: UP036 - say it clearly instead of failin
     sys.exit("the demo needs Python 3.11 or newer")
 
 from fleet_services.layout import DEFAULT_PORTS, FleetLayout
+from fleet_services.local_redis import fleet_redis
 from fleet_services.supervised import FleetError, SupervisedFleet
 
 OUTPUT = Path("demo-output")
@@ -263,65 +263,9 @@ def check_ports_free() -> None:
 
 @contextlib.contextmanager
 def redis_for_demo(run_dir: Path) -> Iterator[tuple[str, bool]]:
-    """(Redis URL, whether snapshots go to Redis too); starts a throwaway one if needed."""
-    url = os.environ.get("REDIS_URL")
-    if url:
-        if not redis_answers(url):
-            sys.exit(f"REDIS_URL={url} does not answer PING")
-        yield url, True
-        return
-    if redis_answers("redis://127.0.0.1:6379/0"):
-        yield "redis://127.0.0.1:6379/0", False
-        return
-    binary = shutil.which("redis-server")
-    if binary is None:
-        sys.exit(
-            "the fleet's signal bus needs Redis: set REDIS_URL, run one on "
-            "127.0.0.1:6379, or install redis-server (e.g. apt-get install redis-server)"
-        )
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(run_dir),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        deadline = time.monotonic() + 10
-        while not redis_answers(url):
-            if time.monotonic() > deadline or process.poll() is not None:
-                sys.exit(f"redis-server did not start on port {port}")
-            time.sleep(0.05)
-        print(f"(started a throwaway redis-server on port {port})")
-        yield url, False
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def redis_answers(url: str) -> bool:
-    import redis
-
-    client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
-    try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False
-    finally:
-        client.close()
+    """(Redis URL, whether snapshots go to Redis too: only when ``REDIS_URL`` is set)."""
+    with fleet_redis(run_dir) as url:
+        yield url, bool(os.environ.get("REDIS_URL"))
 
 
 def copy_logs(source: Path, target: Path) -> None:
