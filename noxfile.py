@@ -52,12 +52,14 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over both packages' sources."""
-    sync(session, "typecheck")
+    """mypy --strict over both packages' sources, the example fleet and the benchmarks."""
+    sync(session, "typecheck", "bench")
     session.run(
         "mypy",
         "packages/shutdown_sdk/src",
         "packages/orchestrator/src",
+        "examples/services/fleet_services",
+        "benchmarks",
     )
 
 
