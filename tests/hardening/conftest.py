@@ -65,3 +65,21 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         yield mount
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def break_disk(disk: Path, fault: str) -> None:
+    """Make the ``small_disk`` tmpfs ``"full"`` (ENOSPC) or ``"read-only"`` (EROFS)."""
+    if fault == "read-only":
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        return
+    with contextlib.suppress(OSError), (disk / "filler").open("wb") as handle:
+        while True:
+            handle.write(b"\0" * 4096)
+            handle.flush()
+
+
+def repair_disk(disk: Path, fault: str) -> None:
+    """Undo :func:`break_disk`."""
+    if fault == "read-only":
+        subprocess.run(["mount", "-o", "remount,rw", str(disk)], check=True)
+    (disk / "filler").unlink(missing_ok=True)

@@ -25,16 +25,9 @@ from shutdown_sdk import Lifecycle, ShutdownSettings, admin_router
 from shutdown_sdk import _routes as sdk_routes
 from shutdown_sdk.testing import MemoryStateStore, run_lifecycle
 from tests.hardening.conftest import TOKEN, sdk_service
+from tests.support.admin_contract import ADMIN_ROUTES, SHUTDOWN_ROUTE
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-ADMIN_ROUTES = [
-    ("POST", "/admin/pause"),
-    ("POST", "/admin/resume"),
-    ("POST", "/admin/flush"),
-    ("POST", "/admin/save-state"),
-    ("GET", "/admin/can-restart"),
-    ("GET", "/admin/status"),
-]
 NEAR_MISSES = [
     TOKEN[:-1],  # a prefix
     TOKEN + "x",  # an extension
@@ -182,7 +175,7 @@ def test_admin_routes_refuse_when_no_token_is_configured(
     with sdk_service(tmp_path, env=env) as server:
         assert "SHUTDOWN_ADMIN_TOKEN" not in base
         with httpx.Client(base_url=server.base_url, timeout=10) as client:
-            for method, path in [*ADMIN_ROUTES, ("POST", "/admin/shutdown")]:
+            for method, path in [*ADMIN_ROUTES, SHUTDOWN_ROUTE]:
                 for header in (None, "Bearer", "Bearer guess", f"Bearer {TOKEN}", "Basic eDp5"):
                     headers = {"Authorization": header} if header is not None else {}
                     response = client.request(method, path, headers=headers)

@@ -7,11 +7,9 @@ machine's PostgreSQL is never stopped); Redis faults use a private Redis.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -19,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hardening.conftest import FUZZ_APP, TOKEN
+from tests.hardening.conftest import FUZZ_APP, TOKEN, break_disk, repair_disk
 from tests.hardening.fleets import TOKEN_ENV, MiniFleet, json_lines
 from tests.support import free_port
 from tests.support.infra import RedisServer
@@ -249,14 +247,6 @@ def test_redis_restarted_during_a_run_loses_no_state(
         fleet.kill_all()
 
 
-def fill(disk: Path) -> None:
-    """Write until the disk is full (ENOSPC)."""
-    with contextlib.suppress(OSError), (disk / "filler").open("wb") as handle:
-        while True:
-            handle.write(b"\0" * 4096)
-            handle.flush()
-
-
 @pytest.mark.parametrize("fault", ["full", "read-only"])
 def test_state_store_disk_full_or_read_only_stops_the_run_before_anything_is_stopped(
     fleet: MiniFleet, small_disk: Path, fault: str
@@ -276,10 +266,7 @@ def test_state_store_disk_full_or_read_only_stops_the_run_before_anything_is_sto
     good = (store / "svc.snapshot.json").read_bytes()
     pid = fleet.pid("svc")
     fleet.put_position("svc", "ETHUSDT", 6.0)
-    if fault == "full":
-        fill(small_disk)
-    else:
-        subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    break_disk(small_disk, fault)
 
     result = fleet.invoke("run", "--report", str(fleet.root / "report.json"))
 
@@ -296,9 +283,7 @@ def test_state_store_disk_full_or_read_only_stops_the_run_before_anything_is_sto
     assert (report["outcome"], report["exit_code"]) == ("failed", 1)
     assert json.loads(fleet.journal.read_text())["status"] == "aborted"
 
-    if fault == "read-only":
-        subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=True)
-    (small_disk / "filler").unlink(missing_ok=True)
+    repair_disk(small_disk, fault)
     again = fleet.invoke("run")
 
     assert again.exit_code == 0, again.output

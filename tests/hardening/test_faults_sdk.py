@@ -6,11 +6,9 @@ frozen with SIGSTOP); a 64 KiB tmpfs as the file store's disk.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -19,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.hardening.conftest import TOKEN, sdk_service
+from tests.hardening.conftest import TOKEN, break_disk, repair_disk, sdk_service
 from tests.support.infra import RedisServer
 
 pytestmark = pytest.mark.slow
@@ -130,13 +128,6 @@ def test_hung_redis_never_hangs_the_service(tmp_path: Path, private_redis: Redis
     assert list((tmp_path / "fallback").glob("svc.snapshot*.json"))
 
 
-def fill(disk: Path) -> None:
-    with contextlib.suppress(OSError), (disk / "filler").open("wb") as handle:
-        while True:
-            handle.write(b"\0" * 4096)
-            handle.flush()
-
-
 @pytest.mark.parametrize("fault", ["full", "read-only"])
 def test_full_or_read_only_disk_answers_500_and_keeps_the_last_good_snapshot(
     tmp_path: Path, small_disk: Path, fault: str
@@ -151,10 +142,7 @@ def test_full_or_read_only_disk_answers_500_and_keeps_the_last_good_snapshot(
     with sdk_service(tmp_path, env=env) as server:
         good = save_state(server.base_url)[1]
         httpx.put(server.base_url + "/positions/ETHUSDT", params={"quantity": 9}, timeout=5)
-        if fault == "full":
-            fill(small_disk)
-        else:
-            subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+        break_disk(small_disk, fault)
         code, body, _ = save_state(server.base_url)
         server.signal(signal.SIGTERM)
         exit_code = server.wait_exit(timeout=30)
@@ -168,9 +156,7 @@ def test_full_or_read_only_disk_answers_500_and_keeps_the_last_good_snapshot(
     assert sorted(p.name for p in state.iterdir()) == ["svc.snapshot.json"]
     snapshot = json.loads((state / "svc.snapshot.json").read_text())
     assert snapshot["checksum"] == good["checksum"]
-    if fault == "read-only":
-        subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=True)
-    (small_disk / "filler").unlink(missing_ok=True)
+    repair_disk(small_disk, fault)
     with sdk_service(tmp_path, env=env, name="svc") as server:
         status = httpx.get(server.base_url + "/admin/status", headers=AUTH, timeout=5).json()
         positions = httpx.get(server.base_url + "/positions", timeout=5).json()

@@ -53,17 +53,7 @@ async def test_second_run_is_refused_with_the_owner(tmp_path: Path) -> None:
 async def test_file_lock_left_by_a_dead_owner_is_reported(tmp_path: Path) -> None:
     fleet = load_fleet(fleet_file(tmp_path, "run.lock"))
     pid = dead_pid()
-    (tmp_path / "run.lock").write_text(
-        json.dumps(
-            {
-                "pid": pid,
-                "host": socket.gethostname(),
-                "started_at": "2026-12-04T04:00:00+00:00",
-                "run_id": "old",
-                "command": "run",
-            }
-        )
-    )
+    (tmp_path / "run.lock").write_text(owner_record(pid))
     async with hold_fleet_lock(fleet, "run-1", "run") as notes:
         assert len(notes) == 1
         assert f"stale lock of pid {pid}" in notes[0]
@@ -89,7 +79,7 @@ async def test_redis_lock_of_a_dead_process_on_this_host_is_broken(
     pid = dead_pid()
     client = redis.Redis.from_url(redis_url)
     client.set(key, "old-token", ex=3600)
-    client.set(f"{key}:owner", dead_owner_record(pid, token="old-token"))
+    client.set(f"{key}:owner", owner_record(pid, token="old-token"))
     client.close()
     async with hold_fleet_lock(fleet, "run-1", "run") as notes:
         assert notes == [
@@ -98,16 +88,17 @@ async def test_redis_lock_of_a_dead_process_on_this_host_is_broken(
         ]
 
 
-def dead_owner_record(pid: int, token: str) -> str:
-    return json.dumps(
-        {
-            "pid": pid,
-            "host": socket.gethostname(),
-            "started_at": "2026-12-04T04:00:00+00:00",
-            "run_id": "old",
-            "token": token,
-        }
-    )
+def owner_record(pid: int, *, host: str | None = None, token: str | None = None) -> str:
+    """The owner record a run of 2026-12-04 04:00 left (this host unless ``host``)."""
+    record: dict[str, object] = {
+        "pid": pid,
+        "host": host or socket.gethostname(),
+        "started_at": "2026-12-04T04:00:00+00:00",
+        "run_id": "old",
+    }
+    if token is not None:
+        record["token"] = token
+    return json.dumps(record)
 
 
 async def test_stale_redis_lock_is_not_broken_under_a_contender_that_just_took_it(
@@ -120,7 +111,7 @@ async def test_stale_redis_lock_is_not_broken_under_a_contender_that_just_took_i
     fleet = load_fleet(fleet_file(tmp_path, redis_url, key=key))
     client = redis.Redis.from_url(redis_url)
     client.set(key, "contender-token", ex=3600)
-    client.set(f"{key}:owner", dead_owner_record(dead_pid(), token="dead-token"))
+    client.set(f"{key}:owner", owner_record(dead_pid(), token="dead-token"))
     try:
         with pytest.raises(LockHeld, match="was taken while breaking a stale lock"):
             async with hold_fleet_lock(fleet, "run-1", "run"):
@@ -151,17 +142,7 @@ async def test_redis_lock_expired_by_its_ttl_is_reported(
     key = f"{key_prefix}:lock"
     fleet = load_fleet(fleet_file(tmp_path, redis_url, key=key))
     client = redis.Redis.from_url(redis_url)
-    client.set(
-        f"{key}:owner",
-        json.dumps(
-            {
-                "pid": 1,
-                "host": "other-host",
-                "started_at": "2026-12-04T04:00:00+00:00",
-                "run_id": "old",
-            }
-        ),
-    )
+    client.set(f"{key}:owner", owner_record(1, host="other-host"))
     client.close()
     async with hold_fleet_lock(fleet, "run-1", "run") as notes:
         assert "had expired (TTL) without being released" in notes[0]
@@ -174,17 +155,7 @@ async def test_redis_lock_held_on_another_host_is_respected(
     fleet = load_fleet(fleet_file(tmp_path, redis_url, key=key))
     client = redis.Redis.from_url(redis_url)
     client.set(key, "someone", ex=3600)
-    client.set(
-        f"{key}:owner",
-        json.dumps(
-            {
-                "pid": 1,
-                "host": "other-host",
-                "started_at": "2026-12-04T04:00:00+00:00",
-                "run_id": "old",
-            }
-        ),
-    )
+    client.set(f"{key}:owner", owner_record(1, host="other-host"))
     client.close()
     with pytest.raises(LockHeld, match=r"lock held by pid 1 on host other-host since .*expires in"):
         async with hold_fleet_lock(fleet, "run-1", "run"):

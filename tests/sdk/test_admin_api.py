@@ -12,21 +12,12 @@ from fastapi import FastAPI
 
 from shutdown_sdk import Lifecycle, ShutdownSettings, admin_router
 from shutdown_sdk.testing import LifecycleHarness, MemoryStateStore, run_lifecycle
+from tests.support.admin_contract import ADMIN_ROUTES, SHUTDOWN_ROUTE
 
 pytestmark = pytest.mark.anyio
 
 TOKEN = "right-token-abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-ADMIN_ROUTES = [
-    ("POST", "/admin/pause"),
-    ("POST", "/admin/resume"),
-    ("POST", "/admin/flush"),
-    ("POST", "/admin/save-state"),
-    ("GET", "/admin/can-restart"),
-    ("GET", "/admin/status"),
-    ("POST", "/admin/shutdown"),
-]
 
 
 @pytest.fixture
@@ -84,7 +75,7 @@ async def harness() -> AsyncIterator[LifecycleHarness]:
         yield running
 
 
-@pytest.mark.parametrize(("method", "path"), ADMIN_ROUTES)
+@pytest.mark.parametrize(("method", "path"), [*ADMIN_ROUTES, SHUTDOWN_ROUTE])
 @pytest.mark.parametrize(
     ("headers", "expected"),
     [

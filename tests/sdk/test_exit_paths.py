@@ -12,7 +12,7 @@ import httpx
 import redis
 
 from tests.sdk.conftest import AUTH, StartService
-from tests.support import RedisServer
+from tests.support import RedisServer, free_port
 from tests.support.infra import start_private_redis
 
 
@@ -117,6 +117,12 @@ def test_redis_down_during_save_falls_back_to_files_and_says_so(
         private.stop()
 
 
+def two_uvicorn_workers(port: int) -> list[str]:
+    """The test app under ``uvicorn --workers 2``."""
+    app = "tests.sdk.apps.slow_service:app"
+    return ["uvicorn", app, "--workers", "2", "--port", str(port), "--host", "127.0.0.1"]
+
+
 def test_one_shutdown_stops_every_uvicorn_worker(
     start_service: StartService, figures: dict[str, Any]
 ) -> None:
@@ -126,20 +132,9 @@ def test_one_shutdown_stops_every_uvicorn_worker(
     Result: the whole server exits (the supervisor is told), not one worker that
     would be replaced.
     """
-    from tests.support import free_port
-
     port = free_port()
     server = start_service(
-        server_argv=[
-            "uvicorn",
-            "tests.sdk.apps.slow_service:app",
-            "--workers",
-            "2",
-            "--port",
-            str(port),
-            "--host",
-            "127.0.0.1",
-        ],
+        server_argv=two_uvicorn_workers(port),
         port=port,
     )
     pids = set()
@@ -164,8 +159,6 @@ def test_one_shutdown_stops_every_uvicorn_worker(
 def test_pause_reaches_every_worker_through_redis(
     start_service: StartService, redis_url: str, key_prefix: str
 ) -> None:
-    from tests.support import free_port
-
     port = free_port()
     env = {
         "SHUTDOWN_REDIS_URL": redis_url,
@@ -174,16 +167,7 @@ def test_pause_reaches_every_worker_through_redis(
     }
     server = start_service(
         env=env,
-        server_argv=[
-            "uvicorn",
-            "tests.sdk.apps.slow_service:app",
-            "--workers",
-            "2",
-            "--port",
-            str(port),
-            "--host",
-            "127.0.0.1",
-        ],
+        server_argv=two_uvicorn_workers(port),
         port=port,
     )
     assert httpx.post(f"{server.base_url}/admin/pause", headers=AUTH).status_code == 200
